@@ -1,0 +1,4 @@
+/** Per-encoder image preprocessing → pixel_values. */
+export { CLIP_VIT_L14_336, clipPreprocess, clipPreprocessBatch, clipResizeSize, validateClipConfig } from './clip.js';
+export type { ClipPreprocessConfig, PixelValuesBatch } from './clip.js';
+export { resizeBicubicPil } from './resample.js';

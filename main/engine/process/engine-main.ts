@@ -1,0 +1,35 @@
+/**
+ * Entry of the engine process. Speaks the protocol of ../protocol.ts over whichever channel it was
+ * started with: Electron's utilityProcess `process.parentPort`, or a Node child process IPC
+ * channel. One request runs at a time; `cancel` is honoured between decoder steps. A bad request
+ * answers with an `error` event and the process keeps serving.
+ */
+import { EngineServer, type EnginePort } from './engine-server.js';
+import type { EngineEvent, EngineRequest } from '../protocol.js';
+
+interface ParentPort {
+  on(event: 'message', listener: (e: { data: EngineRequest }) => void): void;
+  postMessage(message: EngineEvent): void;
+}
+
+function connect(): EnginePort {
+  const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
+  if (parentPort) {
+    return {
+      send: (event) => parentPort.postMessage(event),
+      onMessage: (listener) => parentPort.on('message', (e) => listener(e.data)),
+    };
+  }
+  if (!process.send) {
+    process.stderr.write('engine-main: start this file as a child process (fork) or an Electron utilityProcess\n');
+    process.exit(2);
+  }
+  return {
+    send: (event) => process.send!(event),
+    onMessage: (listener) => process.on('message', (m) => listener(m as EngineRequest)),
+  };
+}
+
+const port = connect();
+new EngineServer(port).start();
+process.on('disconnect', () => process.exit(0));

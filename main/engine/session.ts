@@ -1,0 +1,103 @@
+/**
+ * onnxruntime-node sessions: execution provider choice with fallback to CPU, and the check of a
+ * graph's inputs/outputs against the package manifest.
+ */
+import * as ort from 'onnxruntime-node';
+import path from 'node:path';
+import { ModelPackageError, type GraphSpec } from './package/manifest.js';
+
+/** Execution providers the engine knows. `auto` tries a GPU provider and falls back to CPU. */
+export type ExecutionProvider = 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml' | 'auto';
+export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['cpu', 'webgpu', 'cuda', 'dml', 'coreml', 'auto'];
+
+/** A created session and the provider it really runs on; `note` says why it differs from the request. */
+export interface OpenedSession {
+  session: ort.InferenceSession;
+  executionProvider: Exclude<ExecutionProvider, 'auto'>;
+  note?: string;
+}
+
+/** Providers `auto` tries, in order, for this platform (onnxruntime-node 1.30 bundles: see shared reference §4). */
+function autoCandidates(): Exclude<ExecutionProvider, 'auto'>[] {
+  if (process.platform === 'win32') return ['dml', 'cpu'];
+  if (process.platform === 'linux') return ['cuda', 'cpu'];
+  return ['cpu'];
+}
+
+/**
+ * Create a session for `file` on the requested provider; when that provider cannot be created
+ * (no adapter, missing CUDA libraries, unsupported platform) fall back to CPU with a one-line note.
+ * @param threads intra-op threads (0 lets onnxruntime choose).
+ * @throws ModelPackageError when the graph cannot be loaded even on CPU (corrupt or not ONNX).
+ */
+export async function openSession(file: string, requested: ExecutionProvider, threads = 0): Promise<OpenedSession> {
+  const candidates = requested === 'auto' ? autoCandidates() : requested === 'cpu' ? ['cpu' as const] : [requested, 'cpu' as const];
+  const failures: string[] = [];
+  for (const ep of candidates) {
+    try {
+      const session = await ort.InferenceSession.create(file, {
+        executionProviders: [ep],
+        graphOptimizationLevel: 'all',
+        intraOpNumThreads: threads,
+        logSeverityLevel: 3,
+      });
+      const note = failures.length ? `${failures.join('; ')}; using cpu` : undefined;
+      return { session, executionProvider: ep, ...(note ? { note } : {}) };
+    } catch (err) {
+      const reason = firstLine((err as Error).message);
+      if (ep === 'cpu') throw new ModelPackageError(`${path.basename(file)}: cannot be loaded by onnxruntime (${reason})`);
+      failures.push(`${ep} unavailable (${reason})`);
+    }
+  }
+  throw new ModelPackageError(`no execution provider could load ${path.basename(file)}`);
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n').find((l) => l.trim()) ?? text;
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+}
+
+/**
+ * Check that a session's inputs and outputs have the names, element types and fixed dimensions
+ * the manifest declares (symbolic dimensions only need to be symbolic or any size).
+ * @throws ModelPackageError naming the first mismatch.
+ */
+export function checkGraphSignature(graphName: string, spec: GraphSpec, session: ort.InferenceSession): void {
+  const sides = [
+    ['input', spec.inputs, session.inputMetadata],
+    ['output', spec.outputs, session.outputMetadata],
+  ] as const;
+  for (const [side, declared, actual] of sides) {
+    const actualNames = actual.map((m) => m.name);
+    for (const name of Object.keys(declared)) {
+      if (!actualNames.includes(name)) {
+        throw new ModelPackageError(
+          `${spec.file}: ${side} "${name}" declared in manifest.json is not in the graph (graph ${side}s: ${actualNames.join(', ')})`,
+        );
+      }
+    }
+    for (const meta of actual) {
+      const want = declared[meta.name];
+      if (!want) {
+        throw new ModelPackageError(`${spec.file}: graph ${side} "${meta.name}" is not declared in manifest.json for ${graphName}`);
+      }
+      if (!meta.isTensor) continue;
+      if (meta.type !== want.dtype) {
+        throw new ModelPackageError(`${spec.file}: ${side} "${meta.name}" is ${meta.type}, manifest.json says ${want.dtype}`);
+      }
+      if (meta.shape.length && meta.shape.length !== want.shape.length) {
+        throw new ModelPackageError(
+          `${spec.file}: ${side} "${meta.name}" has rank ${meta.shape.length}, manifest.json says ${want.shape.length}`,
+        );
+      }
+      meta.shape.forEach((dim, i) => {
+        const w = want.shape[i];
+        if (typeof dim === 'number' && typeof w === 'number' && dim !== w) {
+          throw new ModelPackageError(
+            `${spec.file}: ${side} "${meta.name}" dimension ${i} is ${dim}, manifest.json says ${w}`,
+          );
+        }
+      });
+    }
+  }
+}

@@ -1,0 +1,38 @@
+/** Running the built `omnifusion` command as a user would (npm run build first; scripts/test.sh does). */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { REPO_ROOT } from '../fixtures/reference-cases.js';
+
+/** What a finished command left behind; `chunks` are stdout writes in arrival order. */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  chunks: string[];
+}
+
+/** Run `omnifusion ...args` and collect its output. */
+export function runCli(args: string[], timeoutMs = 120_000): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/omnifusion.js'), ...args], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const chunks: string[] = [];
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => chunks.push(d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: chunks.join(''), stderr, chunks });
+    });
+  });
+}
+
+/** A user-facing failure: non-zero exit, exactly one line on stderr, no stack trace. */
+export function isOneLineError(run: CliRun): boolean {
+  const lines = run.stderr.split('\n').filter((l) => l.trim());
+  return run.code !== 0 && lines.length === 1 && !/\n\s+at\s/.test(run.stderr) && !run.stderr.includes('    at ');
+}
