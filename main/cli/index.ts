@@ -2,34 +2,37 @@
  * The `omnifusion` command: ask questions about images, and check model packages.
  * Inference runs in a separate engine process (EngineHost), as in the desktop app.
  * User mistakes end with one line on stderr and a non-zero exit, never a stack trace.
+ * Exit codes: 0 done, 1 bad input / model / engine failure, 2 usage, 130 stopped by Ctrl+C, 70 our bug.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { readFile, stat } from 'node:fs/promises';
+import os from 'node:os';
 import { EngineError, EngineHost } from '../engine/host.js';
 import { ModelPackageError } from '../engine/package/manifest.js';
 import { verifyPackage } from '../engine/package/verify.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../engine/session.js';
 import type { GenerationConfig } from '../engine/generation/config.js';
 import type { ChatTurn } from '../engine/protocol.js';
-import { readFile } from 'node:fs/promises';
 
 /** A mistake in how the command was called; printed as one line, exit code 2. */
 class UsageError extends Error {}
 
-function positiveInt(name: string) {
+const EXIT_INTERRUPTED = 130;
+
+/** Commander argument parser for a number; `check` returns the rule the value breaks, if any. */
+function numberOption(flag: string, rule: string, ok: (n: number) => boolean) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a whole number ≥ 1, got "${value}"`);
+    if (value.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new InvalidArgumentError(`${flag} must be ${rule}, got "${value}"`);
     return n;
   };
 }
 
-function finiteNumber(name: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${value}"`);
-    return n;
-  };
-}
+const wholeAtLeast = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  numberOption(flag, `a whole number from ${min} to ${max}`, (n) => Number.isInteger(n) && n >= min && n <= max);
+
+/** Most intra-op threads accepted: onnxruntime starts one OS thread each, so far past the cores only slows it. */
+const MAX_THREADS = Math.max(4, os.availableParallelism() * 4);
 
 interface AskOptions {
   model?: string;
@@ -48,53 +51,92 @@ interface AskOptions {
   threads?: number;
 }
 
-/** Turn CLI flags into generation overrides: --greedy is 1 beam, no sampling; a temperature or top-p turns sampling on. */
+/**
+ * Turn CLI flags into generation overrides: --greedy is 1 beam, no sampling; a temperature,
+ * top-p or top-k turns sampling on (1 beam).
+ * @throws UsageError for contradictory flags.
+ */
 export function generationOverrides(o: AskOptions): Partial<GenerationConfig> {
   const g: Partial<GenerationConfig> = {};
+  const sampling = o.temperature !== undefined || o.topP !== undefined || o.topK !== undefined;
+  if (o.greedy && sampling) throw new UsageError('--greedy cannot be combined with --temperature, --top-p or --top-k');
+  if (o.greedy && o.beams !== undefined && o.beams > 1) throw new UsageError('--greedy means one beam; drop --beams or --greedy');
+  if (sampling && o.beams !== undefined && o.beams > 1) throw new UsageError('sampling (--temperature/--top-p/--top-k) works with one beam; drop --beams');
   if (o.maxNewTokens !== undefined) g.max_new_tokens = o.maxNewTokens;
   if (o.greedy) {
-    if (o.temperature !== undefined || o.topP !== undefined || o.topK !== undefined) {
-      throw new UsageError('--greedy cannot be combined with --temperature, --top-p or --top-k');
-    }
     g.do_sample = false;
     g.num_beams = 1;
-  } else {
+  }
+  if (sampling) {
+    g.do_sample = true;
+    g.num_beams = 1;
     if (o.temperature !== undefined) g.temperature = o.temperature;
     if (o.topP !== undefined) g.top_p = o.topP;
     if (o.topK !== undefined) g.top_k = o.topK;
-    if (o.temperature !== undefined || o.topP !== undefined || o.topK !== undefined) {
-      g.do_sample = true;
-      g.num_beams = 1;
-    }
-    if (o.beams !== undefined) g.num_beams = o.beams;
   }
+  if (o.beams !== undefined && !o.greedy && !sampling) g.num_beams = o.beams;
   if (o.seed !== undefined) g.seed = o.seed;
   if (o.repetitionPenalty !== undefined) g.repetition_penalty = o.repetitionPenalty;
   if (o.blockNgram !== undefined) g.no_repeat_ngram_size = o.blockNgram;
   return g;
 }
 
+/** Why the last input is not a question: it names an existing file. */
+async function isFile(p: string): Promise<boolean> {
+  return stat(p).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+/**
+ * Write to stdout; once the reader has gone (EPIPE, e.g. `| head`), stop writing quietly and
+ * let `onGone` stop the generation.
+ */
+function stdoutWriter(onGone: () => void): (text: string) => void {
+  let gone = false;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    gone = true;
+    onGone();
+  });
+  return (text) => {
+    if (!gone && text) process.stdout.write(text);
+  };
+}
+
 async function ask(inputs: string[], o: AskOptions): Promise<number> {
-  if (inputs.length < 2) throw new UsageError('usage: omnifusion ask <image>... "<question>" (give at least one image and a question)');
+  if (inputs.length < 2) throw new UsageError('give at least one image and then the question: omnifusion ask <image>... "<question>"');
   const question = inputs[inputs.length - 1]!;
+  if (!question.trim()) throw new UsageError('the question is empty');
+  if ((await isFile(question)) && !(await isFile(inputs[0]!))) {
+    throw new UsageError(`"${question}" is a file: the question goes last, after the images`);
+  }
   const images = inputs.slice(0, -1).map((p) => ({ path: p }));
   const modelDir = o.model ?? process.env.OMNIFUSION_MODEL;
   if (!modelDir) throw new UsageError('no model: pass --model DIR or set OMNIFUSION_MODEL (try --model test/fixtures/models/omnifusion-tiny)');
   const generation = generationOverrides(o);
   const history = o.history ? await readHistory(o.history) : undefined;
   const host = new EngineHost();
+  let interrupted = false;
+  let cancel = (): void => undefined;
+  const write = stdoutWriter(() => cancel());
+  const onSigint = (): void => {
+    interrupted = true;
+    cancel();
+  };
+  process.on('SIGINT', onSigint);
   try {
     const info = await host.load(modelDir, o.device, o.threads);
     if (info.note) process.stderr.write(`note: ${info.note}\n`);
     const handle = host.generate({ images, question, generation, ...(history ? { history } : {}) }, (_id, text) => {
-      if (!o.json && text) process.stdout.write(text);
+      if (!o.json) write(text);
     });
-    const stop = (): void => handle.cancel();
-    process.once('SIGINT', stop);
+    cancel = handle.cancel;
+    if (interrupted) cancel();
     const result = await handle.result;
-    process.off('SIGINT', stop);
     if (o.json) {
-      process.stdout.write(
+      write(
         `${JSON.stringify({
           answer: result.answer,
           token_ids: result.token_ids,
@@ -106,29 +148,34 @@ async function ask(inputs: string[], o: AskOptions): Promise<number> {
         })}\n`,
       );
     } else {
-      process.stdout.write('\n');
+      write('\n');
     }
-    return 0;
+    return interrupted ? EXIT_INTERRUPTED : 0;
   } finally {
+    process.off('SIGINT', onSigint);
     await host.stop();
   }
 }
 
-/** Read `--history FILE`: a JSON array of {question, answer} earlier turns, oldest first. */
+/**
+ * Read `--history FILE`: a JSON array of {question, answer} earlier turns, oldest first.
+ * @throws UsageError naming the file and the problem.
+ */
 async function readHistory(file: string): Promise<ChatTurn[]> {
-  const text = await readFile(file, 'utf8').catch(() => {
-    throw new UsageError(`--history: cannot read ${file}`);
-  });
+  const info = await stat(file).catch(() => undefined);
+  if (!info) throw new UsageError(`--history: ${file} not found`);
+  if (!info.isFile()) throw new UsageError(`--history: ${file} is not a file`);
+  // Editors on Windows often save UTF-8 with a byte order mark; JSON.parse rejects it.
+  const text = (await readFile(file, 'utf8')).replace(/^\uFEFF/, '');
   let turns: unknown;
   try {
     turns = JSON.parse(text);
   } catch {
     throw new UsageError(`--history: ${file} is not valid JSON`);
   }
-  const valid =
-    Array.isArray(turns) &&
-    turns.every((t) => typeof t === 'object' && t !== null && typeof t.question === 'string' && typeof t.answer === 'string');
-  if (!valid) throw new UsageError(`--history: ${file} must be a JSON array of {"question": "...", "answer": "..."}`);
+  const nonEmpty = (v: unknown): boolean => typeof v === 'string' && v.trim().length > 0;
+  const valid = Array.isArray(turns) && turns.every((t) => typeof t === 'object' && t !== null && nonEmpty(t.question) && nonEmpty(t.answer));
+  if (!valid) throw new UsageError(`--history: ${file} must be a JSON array of {"question": "...", "answer": "..."} with non-empty texts`);
   return turns as ChatTurn[];
 }
 
@@ -139,10 +186,20 @@ async function verify(dir: string): Promise<number> {
   return 0;
 }
 
-/** Build the command tree. */
-export function buildProgram(run: (code: Promise<number>) => void): Command {
+/** The app version from the nearest package.json above this file (source under tsx, or dist/). */
+async function packageVersion(): Promise<string> {
+  for (let dir = new URL('.', import.meta.url); dir.pathname !== '/'; dir = new URL('..', dir)) {
+    const text = await readFile(new URL('package.json', dir), 'utf8').catch(() => undefined);
+    if (text) return (JSON.parse(text) as { version?: string }).version ?? 'unknown';
+  }
+  return 'unknown';
+}
+
+/** Build the command tree; `run` receives each action's promise of an exit code. */
+export function buildProgram(run: (code: Promise<number>) => void, version: string): Command {
   const program = new Command('omnifusion')
     .description('OmniFusion Desktop: ask a local vision-language model about images')
+    .version(version, '-V, --version')
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text.split('\n')[0]!.replace(/^error: /, 'omnifusion: ') + '\n') });
   program
@@ -150,24 +207,24 @@ export function buildProgram(run: (code: Promise<number>) => void): Command {
     .description('answer a question about one or more images, streaming the answer to stdout')
     .argument('<inputs...>', 'image files followed by the question')
     .option('-m, --model <dir>', 'model package folder (default: $OMNIFUSION_MODEL)')
-    .option('--max-new-tokens <n>', 'most tokens to generate', positiveInt('--max-new-tokens'))
-    .option('--temperature <t>', 'sampling temperature (turns sampling on)', finiteNumber('--temperature'))
-    .option('--top-p <p>', 'nucleus sampling probability mass (turns sampling on)', finiteNumber('--top-p'))
-    .option('--top-k <k>', 'sample among the k most likely tokens (turns sampling on)', positiveInt('--top-k'))
-    .option('--beams <n>', 'beam search width (the model default for OmniFusion is 3)', positiveInt('--beams'))
-    .option('--seed <n>', 'random seed for sampling', finiteNumber('--seed'))
-    .option('--repetition-penalty <r>', 'penalty for repeating generated tokens (1 = none)', finiteNumber('--repetition-penalty'))
-    .option('--block-ngram <n>', 'forbid repeating any n-gram of this size (no_repeat_ngram_size; 0 = off)', finiteNumber('--block-ngram'))
-    .option('--history <file>', 'JSON file of earlier turns: [{"question": "...", "answer": "..."}]')
+    .option('--max-new-tokens <n>', 'most tokens to generate', wholeAtLeast('--max-new-tokens', 1, 32768))
+    .option('--temperature <t>', 'sampling temperature (turns sampling on)', numberOption('--temperature', 'a number above 0 and at most 100', (n) => n > 0 && n <= 100))
+    .option('--top-p <p>', 'nucleus sampling probability mass (turns sampling on)', numberOption('--top-p', 'a number above 0 and at most 1', (n) => n > 0 && n <= 1))
+    .option('--top-k <k>', 'sample among the k most likely tokens (turns sampling on)', wholeAtLeast('--top-k', 1))
+    .option('--beams <n>', 'beam search width (the model default for OmniFusion is 3)', wholeAtLeast('--beams', 1, 16))
     .option('--greedy', 'deterministic greedy decoding (1 beam, no sampling)')
+    .option('--seed <n>', 'random seed for sampling', wholeAtLeast('--seed', 0, 2 ** 32 - 1))
+    .option('--repetition-penalty <r>', 'penalty for repeating generated tokens (1 = none)', numberOption('--repetition-penalty', 'a number above 0', (n) => n > 0))
+    .option('--block-ngram <n>', 'forbid repeating any n-gram of this size (no_repeat_ngram_size; 0 = off)', wholeAtLeast('--block-ngram', 0, 64))
+    .option('--history <file>', 'JSON file of earlier turns: [{"question": "...", "answer": "..."}]')
     .option('--json', 'print one JSON object with the answer, token ids, execution provider and timings')
-    .addOption(new Option('--device <ep>', 'execution provider').choices(EXECUTION_PROVIDERS).default('cpu'))
-    .option('--threads <n>', 'onnxruntime intra-op threads', positiveInt('--threads'))
+    .addOption(new Option('--device <ep>', 'execution provider (falls back to cpu with a note)').choices(EXECUTION_PROVIDERS).default('cpu'))
+    .option('--threads <n>', 'onnxruntime intra-op threads (default: chosen by onnxruntime)', wholeAtLeast('--threads', 1, MAX_THREADS))
     .action((inputs: string[], o: AskOptions) => run(ask(inputs, o)));
   const models = program.command('models').description('model packages');
   models
     .command('verify')
-    .description('check a package: files, sizes, sha256, graph inputs and outputs')
+    .description('check a package: manifest values, files, sizes, sha256, graph inputs and outputs')
     .argument('<dir>', 'model package folder')
     .action((dir: string) => run(verify(dir)));
   return program;
@@ -178,7 +235,7 @@ export async function main(argv: string[]): Promise<number> {
   let pending: Promise<number> | undefined;
   const program = buildProgram((p) => {
     pending = p;
-  });
+  }, await packageVersion());
   try {
     await program.parseAsync(argv, { from: 'user' });
     return pending ? await pending : 0;

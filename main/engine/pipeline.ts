@@ -10,7 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { decodeImage, type DecodedImage } from '../core/images/index.js';
 import { clipPreprocessBatch } from './preprocess/clip.js';
-import { loadManifest, ModelPackageError, GRAPH_NAMES, type GraphName, type ModelManifest } from './package/manifest.js';
+import { generationDefaultsOf, loadManifest, ModelPackageError, GRAPH_NAMES, type GraphName, type ModelManifest } from './package/manifest.js';
 import { checkGraphSignature, openSession, type ExecutionProvider } from './session.js';
 import { TextTokenizer } from './tokenizer.js';
 import { buildOmniFusionPrompt, type PromptSegment } from './models/omnifusion.js';
@@ -82,21 +82,7 @@ export class VlmPipeline {
     }
     const gen = manifest.generation;
     const badWordsIds = [...(gen.bad_words_ids ?? []), ...(gen.bad_words ?? []).map((w) => tokenizer.encode(w))];
-    const defaults = resolveGenerationConfig(
-      {
-        max_new_tokens: gen.max_new_tokens,
-        num_beams: gen.num_beams,
-        do_sample: gen.do_sample,
-        no_repeat_ngram_size: gen.no_repeat_ngram_size,
-        repetition_penalty: gen.repetition_penalty,
-        eos_token_id: gen.eos_token_id,
-        bad_words_ids: dedupeSequences(badWordsIds, gen.eos_token_id),
-        ...(gen.temperature !== undefined ? { temperature: gen.temperature } : {}),
-        ...(gen.top_k !== undefined ? { top_k: gen.top_k } : {}),
-        ...(gen.top_p !== undefined ? { top_p: gen.top_p } : {}),
-      },
-      {},
-    );
+    const defaults = generationDefaultsOf(manifest, dedupeSequences(badWordsIds, gen.eos_token_id));
     const info: LoadedModelInfo = {
       name: manifest.name,
       family: manifest.family,
@@ -208,6 +194,14 @@ export class VlmPipeline {
     const segments = this.buildPrompt(request, images.length);
     const inputsEmbeds = await this.embedPrompt(segments, features);
     const promptLength = inputsEmbeds.length / this.manifest.text_config.hidden_size;
+    const context = this.manifest.text_config.max_position_embeddings;
+    if (context !== undefined) {
+      if (promptLength >= context) {
+        throw new BadRequestError(`the prompt is ${promptLength} tokens, more than the model's context of ${context} tokens`);
+      }
+      // Like transformers' max_length: the answer stops where the context ends.
+      config.max_new_tokens = Math.min(config.max_new_tokens, context - promptLength);
+    }
     const cache = new DecoderCache(this);
     const prefillLogits = await cache.prefill(inputsEmbeds, promptLength);
     const prefillDone = performance.now();
@@ -215,7 +209,6 @@ export class VlmPipeline {
     const detokenizer = new IncrementalDetokenizer((ids) => this.tokenizer.decode(ids));
     const stops = new StopStringMatcher(config.stop_strings);
     let firstTokenAt = 0;
-    let lastTokenAt = 0;
     let stopHit = false;
     let streamed = '';
     const emit = (text: string, tokenId: number): void => {
@@ -226,9 +219,7 @@ export class VlmPipeline {
       callbacks.onToken?.(tokenId, safe);
     };
     const onToken = (id: number): void => {
-      const now = performance.now();
-      if (!firstTokenAt) firstTokenAt = now;
-      lastTokenAt = now;
+      if (!firstTokenAt) firstTokenAt = performance.now();
       emit(detokenizer.push(id), id);
     };
     const step: DecoderStep = (tokens, parentRows) => cache.step(tokens, parentRows);
@@ -245,7 +236,6 @@ export class VlmPipeline {
     }
     const finishReason = stopHit ? 'stop_string' : callbacks.isCancelled?.() && outcome.finishReason !== 'eos' ? 'cancelled' : outcome.finishReason;
     const end = performance.now();
-    const decodeSteps = outcome.tokenIds.length - 1;
     return {
       answer: streamed,
       token_ids: outcome.tokenIds,
@@ -256,7 +246,7 @@ export class VlmPipeline {
         image_ms: imageDone - started,
         prefill_ms: prefillDone - imageDone,
         ttft_ms: (firstTokenAt || end) - started,
-        decode_tokens_per_s: decodeSteps > 0 && lastTokenAt > firstTokenAt ? (decodeSteps * 1000) / (lastTokenAt - firstTokenAt) : 0,
+        decode_tokens_per_s: cache.steps > 0 ? (cache.steps * 1000) / (cache.lastStepEnd - prefillDone) : 0,
         total_ms: end - started,
       },
     };
@@ -287,6 +277,9 @@ class DecoderCache {
   private pastLength = 0;
   private rows = 1;
   readonly vocabSize: number;
+  /** Decoder runs after the prefill, and when the last one ended (performance.now() ms). */
+  steps = 0;
+  lastStepEnd = 0;
 
   constructor(private readonly pipeline: VlmPipeline) {
     this.vocabSize = pipeline.manifest.text_config.vocab_size;
@@ -311,7 +304,10 @@ class DecoderCache {
   async step(tokens: readonly number[], parentRows: readonly number[]): Promise<Float32Array> {
     this.reorder(parentRows);
     const embeds = await this.pipeline.embedStep(tokens);
-    return this.run(embeds, 1);
+    const logits = await this.run(embeds, 1);
+    this.steps += 1;
+    this.lastStepEnd = performance.now();
+    return logits;
   }
 
   private async run(inputsEmbeds: Float32Array, seqLen: number): Promise<Float32Array> {

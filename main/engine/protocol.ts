@@ -32,9 +32,9 @@ export interface GenerateTimings {
   image_ms: number;
   /** Prompt assembly and the decoder's first (prefill) run. */
   prefill_ms: number;
-  /** From request start to the first generated token. */
+  /** From request start to the first streamed token (beam search streams its answer only at the end). */
   ttft_ms: number;
-  /** Decoder steps after the first token, per second of their wall time (0 when only one token). */
+  /** Decoder steps after the prefill per second of their wall time; a step advances every beam by one token (0 when only one token). */
   decode_tokens_per_s: number;
   total_ms: number;
 }

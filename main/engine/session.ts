@@ -17,6 +17,22 @@ export interface OpenedSession {
   note?: string;
 }
 
+// onnxruntime logs each failed provider probe in colour on stderr; the fallback note says it once.
+ort.env.logLevel = 'fatal';
+
+/** Providers that failed in this process, with the reason: probed once, not once per graph. */
+const unavailable = new Map<string, string>();
+
+/** A user-facing reason for a provider that could not be created (known onnxruntime-node messages). */
+function explain(ep: string, message: string): string {
+  if (ep === 'cuda' && /Failed to load shared library/i.test(message)) {
+    return 'its provider libraries are not installed (needs CUDA 12 and cuDNN 9, then ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node)';
+  }
+  if (ep === 'webgpu' && /adapter/i.test(message)) return 'no usable WebGPU adapter (GPU driver or Vulkan/Metal/D3D12 missing)';
+  if (/not (supported|available)|no such provider|unknown/i.test(message)) return `not supported by this onnxruntime-node build on ${process.platform}`;
+  return firstLine(message);
+}
+
 /** Providers `auto` tries, in order, for this platform (onnxruntime-node 1.30 bundles: see shared reference §4). */
 function autoCandidates(): Exclude<ExecutionProvider, 'auto'>[] {
   if (process.platform === 'win32') return ['dml', 'cpu'];
@@ -34,6 +50,11 @@ export async function openSession(file: string, requested: ExecutionProvider, th
   const candidates = requested === 'auto' ? autoCandidates() : requested === 'cpu' ? ['cpu' as const] : [requested, 'cpu' as const];
   const failures: string[] = [];
   for (const ep of candidates) {
+    const known = unavailable.get(ep);
+    if (known) {
+      failures.push(`${ep} unavailable: ${known}`);
+      continue;
+    }
     try {
       const session = await ort.InferenceSession.create(file, {
         executionProviders: [ep],
@@ -44,9 +65,11 @@ export async function openSession(file: string, requested: ExecutionProvider, th
       const note = failures.length ? `${failures.join('; ')}; using cpu` : undefined;
       return { session, executionProvider: ep, ...(note ? { note } : {}) };
     } catch (err) {
-      const reason = firstLine((err as Error).message);
-      if (ep === 'cpu') throw new ModelPackageError(`${path.basename(file)}: cannot be loaded by onnxruntime (${reason})`);
-      failures.push(`${ep} unavailable (${reason})`);
+      const message = (err as Error).message;
+      if (ep === 'cpu') throw new ModelPackageError(`${path.basename(file)}: cannot be loaded by onnxruntime (${firstLine(message)})`);
+      const reason = explain(ep, message);
+      unavailable.set(ep, reason);
+      failures.push(`${ep} unavailable: ${reason}`);
     }
   }
   throw new ModelPackageError(`no execution provider could load ${path.basename(file)}`);

@@ -700,19 +700,22 @@ class MistralForCausalLM(nn.Module):
         emb = torch.cat([ang, ang], dim=-1)  # [B,S,D]
         return emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
 
-    def _run(self, x, position_ids, allowed, past):
+    def _run(self, x, position_ids, allowed, past, last_only=False):
         cos, sin = self._rope(position_ids, x.dtype)
         presents = []
         for i, layer in enumerate(self.model.layers):
             pk, pv = (past[2 * i], past[2 * i + 1]) if past is not None else (None, None)
             x, k, v = layer(x, cos, sin, allowed, pk, pv)
             presents += [k, v]
+        if last_only:
+            x = x[:, -1:]
         logits = self.lm_head(self.model.norm(x)).to(self.hp_dtype)
         return logits, presents
 
     def forward(self, inputs_embeds: torch.Tensor, attention_mask: Optional[torch.Tensor] = None,
-                position_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Plain forward, no cache. inputs_embeds [B,L,hidden] -> logits fp32 [B,L,vocab].
+                position_ids: Optional[torch.Tensor] = None, last_only: bool = False) -> torch.Tensor:
+        """Plain forward, no cache. inputs_embeds [B,L,hidden] -> logits fp32 [B,L,vocab]
+        ([B,1,vocab] with last_only).
 
         attention_mask int [B,L] (1 keep, 0 pad), default all ones; position_ids default 0..L-1.
         """
@@ -727,7 +730,7 @@ class MistralForCausalLM(nn.Module):
         allowed = allowed[None, None]
         if attention_mask is not None:
             allowed = allowed & attention_mask[:, None, None, :].bool()
-        return self._run(x, position_ids, allowed, None)[0]
+        return self._run(x, position_ids, allowed, None, last_only)[0]
 
     def forward_with_cache(self, inputs_embeds, attention_mask, position_ids, past: Sequence[torch.Tensor]):
         """Export forward.

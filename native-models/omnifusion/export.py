@@ -542,6 +542,7 @@ def export_package(ck: arch.OmniFusionCheckpoint, out_dir: str, dtype: str, name
                         "num_attention_heads": t.num_attention_heads, "num_key_value_heads": t.num_key_value_heads,
                         "head_dim": t.head_dim, "intermediate_size": t.intermediate_size, "vocab_size": t.vocab_size,
                         "rope_theta": float(t.rope_theta), "rms_norm_eps": t.rms_norm_eps,
+                        "max_position_embeddings": t.max_position_embeddings,
                         "bos_token_id": t.bos_token_id, "eos_token_id": t.eos_token_id, "kv_cache_dtype": kv_dtype},
         "vision_config": {"image_size": v.image_size, "patch_size": v.patch_size, "hidden_size": v.hidden_size,
                           "num_hidden_layers": v.num_hidden_layers, "select_layer": v.select_layer,
@@ -553,7 +554,8 @@ def export_package(ck: arch.OmniFusionCheckpoint, out_dir: str, dtype: str, name
                                "shape": [4, t.hidden_size], "names": list(arch.SPECIAL_NAMES)},
         "tokenizer": {"file": "tokenizer.json", "config_file": "tokenizer_config.json"},
         # OmniFusion README generation settings (bad words "\n", "</s>", ":" plus id 13 = <0x0A>)
-        "generation": {"max_new_tokens": 50, "num_beams": 3, "do_sample": False, "no_repeat_ngram_size": 4,
+        "generation": {"max_new_tokens": 50, "num_beams": 3, "early_stopping": True, "length_penalty": 1.0,
+                       "do_sample": False, "no_repeat_ngram_size": 4,
                        "repetition_penalty": 1.0, "eos_token_id": t.eos_token_id,
                        "bad_words": ["\n", "</s>", ":"], "bad_words_ids": [[13]]},
         "files": {f: {"bytes": os.path.getsize(os.path.join(out_dir, f)), "sha256": _sha256(os.path.join(out_dir, f))}
@@ -593,11 +595,17 @@ def _tiny_init(seed: int, name: str, shape) -> torch.Tensor:
     return x / fan_in ** 0.5
 
 
-def write_tiny_checkpoint(folder: str, seed: int, tokenizer_json: str) -> None:
-    """Write a random tiny OmniFusion checkpoint laid out like OmniMistral-v1_1 (+ clip/)."""
+def write_tiny_checkpoint(folder: str, seed: int, tokenizer_json: str, text_sizes: dict | None = None) -> None:
+    """Write a random tiny OmniFusion checkpoint laid out like OmniMistral-v1_1 (+ clip/).
+
+    text_sizes overrides TINY_TEXT fields (the benchmark uses a larger decoder).
+    """
     if not os.path.isfile(tokenizer_json):
         raise ExportError(f"tokenizer file {tokenizer_json} does not exist")
-    tcfg = arch.TextConfig(**TINY_TEXT)
+    unknown = set(text_sizes or {}) - set(TINY_TEXT)
+    if unknown:
+        raise ExportError(f"--tiny-text: unknown field(s) {', '.join(sorted(unknown))}")
+    tcfg = arch.TextConfig(**{**TINY_TEXT, **(text_sizes or {})})
     vcfg = arch.VisionConfig(**TINY_VISION)
     tuned = os.path.join(folder, "tuned-model")
     clip_dir = os.path.join(folder, "clip")
@@ -670,6 +678,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="tiny: random seed")
     ap.add_argument("--tokenizer", help="tiny: path to a Llama-style tokenizer.json (tokenizer_config.json beside it is copied)")
     ap.add_argument("--checkpoint-out", help="tiny: where to write the tiny checkpoint (default: a temporary folder)")
+    ap.add_argument("--tiny-text", type=json.loads, default=None,
+                    help='tiny: JSON overrides of the decoder sizes, e.g. {"hidden_size": 512, "num_hidden_layers": 8}')
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
 
@@ -681,7 +691,7 @@ def main(argv=None) -> int:
             if not args.tokenizer:
                 ap.error("--tiny needs --tokenizer PATH/tokenizer.json")
             ck_dir = args.checkpoint_out or (tmp := tempfile.mkdtemp(prefix="omnifusion-tiny-"))
-            write_tiny_checkpoint(ck_dir, args.seed, args.tokenizer)
+            write_tiny_checkpoint(ck_dir, args.seed, args.tokenizer, args.tiny_text)
             clip_dir = os.path.join(ck_dir, "clip")
             dtype = args.dtype or "fp32"
             name = args.name or "omnifusion-tiny"

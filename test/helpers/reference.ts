@@ -9,10 +9,20 @@ export interface ReferenceCaseResult {
   images: string[];
   question: string;
   history: { question: string; answer: string }[];
-  cli_args: string[];
+  cli_args: string[] | null;
   pixel_values_file: string;
   pixel_values_shape: number[];
-  generation: { max_new_tokens: number; repetition_penalty: number; no_repeat_ngram_size: number; bad_words_ids: number[][]; eos_token_id: number };
+  generation: {
+    max_new_tokens: number;
+    repetition_penalty: number;
+    no_repeat_ngram_size: number;
+    bad_words_ids: number[][];
+    eos_token_id: number;
+    num_beams: number;
+    length_penalty: number;
+    early_stopping: boolean;
+  };
+  beam_early_stopped?: boolean;
   expected_token_ids: number[];
   min_margin: number;
   inputs_embeds_length: number;

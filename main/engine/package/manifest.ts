@@ -5,7 +5,8 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { ClipPreprocessConfig } from '../preprocess/clip.js';
+import { validateClipConfig, type ClipPreprocessConfig } from '../preprocess/clip.js';
+import { resolveGenerationConfig, type GenerationConfig } from '../generation/config.js';
 
 /** Tensor element types used in manifests (ONNX names as onnxruntime-node reports them). */
 export type TensorDtype = 'float32' | 'float16' | 'int64' | 'int32' | 'bool';
@@ -29,6 +30,8 @@ export const GRAPH_NAMES: readonly GraphName[] = ['vision_encoder', 'embed_token
 
 /** Decoder sizes (Mistral-7B for OmniFusion 1.1: 32 layers, 8 KV heads, head_dim 128). */
 export interface TextConfig {
+  /** Longest sequence (prompt + answer) the positions were made for; 32768 for Mistral-7B-v0.1. */
+  max_position_embeddings?: number;
   hidden_size: number;
   num_hidden_layers: number;
   num_attention_heads: number;
@@ -57,6 +60,8 @@ export interface PromptLayout {
 export interface GenerationDefaults {
   max_new_tokens: number;
   num_beams: number;
+  early_stopping?: boolean;
+  length_penalty?: number;
   do_sample: boolean;
   no_repeat_ngram_size: number;
   repetition_penalty: number;
@@ -131,7 +136,68 @@ export async function loadManifest(dir: string): Promise<ModelManifest> {
     const present = await stat(path.join(folder, file)).then((s) => s.isFile(), () => false);
     if (!present) throw new ModelPackageError(`${folder}: file "${file}" named in manifest.json is missing`);
   }
+  validateManifest(manifest, manifestPath);
   return manifest;
+}
+
+/**
+ * Check a manifest's values and that its parts agree with each other: sizes are positive whole
+ * numbers, the graphs' declared shapes match text_config / vision_config / preprocessing, the
+ * special embeddings cover the prompt layout, and the generation defaults are valid.
+ * @throws ModelPackageError naming the manifest field.
+ */
+export function validateManifest(m: ModelManifest, manifestPath: string): void {
+  const fail = (what: string): never => {
+    throw new ModelPackageError(`${manifestPath}: ${what}`);
+  };
+  const t = m.text_config ?? fail('text_config is missing');
+  for (const key of ['hidden_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'head_dim', 'vocab_size'] as const) {
+    if (!Number.isInteger(t[key]) || t[key] < 1) fail(`text_config.${key} must be a whole number ≥ 1, got ${JSON.stringify(t[key])}`);
+  }
+  if (t.num_attention_heads % t.num_key_value_heads) fail('text_config.num_attention_heads must be a multiple of num_key_value_heads');
+  if (t.kv_cache_dtype !== 'float32' && t.kv_cache_dtype !== 'float16') fail(`text_config.kv_cache_dtype must be float32 or float16`);
+  try {
+    validateClipConfig(m.preprocessing);
+  } catch (err) {
+    fail(`preprocessing: ${(err as Error).message}`);
+  }
+  const dim = (graph: GraphName, side: 'inputs' | 'outputs', name: string, axis: number): number | string | undefined =>
+    m.graphs[graph][side][name]?.shape[axis];
+  const expect = (where: string, actual: number | string | undefined, want: number, field: string): void => {
+    if (typeof actual === 'number' && actual !== want) fail(`${where} is ${actual} but ${field} is ${want}`);
+    if (actual === undefined) fail(`${where} is not declared`);
+  };
+  const dec = 'decoder_model_merged';
+  expect(`${dec} inputs_embeds dimension 2`, dim(dec, 'inputs', 'inputs_embeds', 2), t.hidden_size, 'text_config.hidden_size');
+  expect(`${dec} logits dimension 2`, dim(dec, 'outputs', 'logits', 2), t.vocab_size, 'text_config.vocab_size');
+  expect(`embed_tokens inputs_embeds dimension 2`, dim('embed_tokens', 'outputs', 'inputs_embeds', 2), t.hidden_size, 'text_config.hidden_size');
+  for (let layer = 0; layer < t.num_hidden_layers; layer++) {
+    for (const kind of ['key', 'value']) {
+      const name = `past_key_values.${layer}.${kind}`;
+      expect(`${dec} ${name} dimension 1`, dim(dec, 'inputs', name, 1), t.num_key_value_heads, 'text_config.num_key_value_heads');
+      expect(`${dec} ${name} dimension 3`, dim(dec, 'inputs', name, 3), t.head_dim, 'text_config.head_dim');
+    }
+  }
+  const pastInputs = Object.keys(m.graphs[dec].inputs).filter((n) => n.startsWith('past_key_values.')).length;
+  if (pastInputs !== 2 * t.num_hidden_layers) fail(`${dec} declares ${pastInputs} past_key_values inputs, text_config.num_hidden_layers needs ${2 * t.num_hidden_layers}`);
+  const vis = 'vision_encoder';
+  expect(`${vis} image_features dimension 2`, dim(vis, 'outputs', 'image_features', 2), t.hidden_size, 'text_config.hidden_size');
+  expect(`${vis} image_features dimension 1`, dim(vis, 'outputs', 'image_features', 1), m.vision_config?.num_image_tokens, 'vision_config.num_image_tokens');
+  expect(`${vis} pixel_values dimension 2`, dim(vis, 'inputs', 'pixel_values', 2), m.preprocessing.crop_size.height, 'preprocessing.crop_size.height');
+  expect(`${vis} pixel_values dimension 3`, dim(vis, 'inputs', 'pixel_values', 3), m.preprocessing.crop_size.width, 'preprocessing.crop_size.width');
+  const se = m.special_embeddings;
+  if (!Array.isArray(se?.names) || se.shape?.[0] !== se.names.length || se.shape?.[1] !== t.hidden_size) {
+    fail(`special_embeddings.shape must be [${se?.names?.length}, ${t.hidden_size}] (one row per name, text_config.hidden_size wide)`);
+  }
+  for (const piece of [...(m.prompt?.image ?? []), ...(m.prompt?.turn ?? [])]) {
+    if (!piece.startsWith('<') && !se.names.includes(piece)) fail(`prompt uses "${piece}", which special_embeddings.names lacks`);
+  }
+  const g = m.generation ?? fail('generation is missing');
+  try {
+    generationDefaultsOf(m, g.bad_words_ids ?? []);
+  } catch (err) {
+    fail(`generation: ${(err as Error).message}`);
+  }
 }
 
 /** Every file a manifest refers to: its graphs, special embeddings, tokenizer, and the checksum list. */
@@ -142,4 +208,24 @@ export function referencedFiles(manifest: ModelManifest): string[] {
   files.add(manifest.tokenizer.file);
   files.add(manifest.tokenizer.config_file);
   return [...files];
+}
+
+/**
+ * The manifest's generation defaults as a validated GenerationConfig; `badWordsIds` are the
+ * manifest's ids plus its bad-word strings tokenized (the caller has the tokenizer).
+ * @throws GenerationConfigError for an invalid value.
+ */
+export function generationDefaultsOf(m: ModelManifest, badWordsIds: number[][]): GenerationConfig {
+  const g = m.generation;
+  const optional = { temperature: g.temperature, top_k: g.top_k, top_p: g.top_p, early_stopping: g.early_stopping, length_penalty: g.length_penalty };
+  return resolveGenerationConfig({
+    max_new_tokens: g.max_new_tokens,
+    num_beams: g.num_beams,
+    do_sample: g.do_sample,
+    no_repeat_ngram_size: g.no_repeat_ngram_size,
+    repetition_penalty: g.repetition_penalty,
+    eos_token_id: g.eos_token_id,
+    bad_words_ids: badWordsIds,
+    ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
+  });
 }

@@ -6,9 +6,14 @@
  * Resizing is Pillow's BICUBIC reproduced bit-exactly (resample.ts: HF resizes with
  * PIL, and libvips' cubic differs measurably); crop + normalize go through a 256-entry
  * lookup table per channel, so equal uint8 pixels give HF's exact float32 values.
+ *
+ * Only the part of the resized image that survives the center crop is computed
+ * (resizeBicubicPilWindow), bit-identical to resizing everything and then cropping, so
+ * the cost is bounded by the crop size (plus the filter's reach into the source), not by
+ * the resized size: a 1×1,000,000 strip "resizes" to 336×336,000,000.
  */
 import type { DecodedImage } from '../../core/images/decode.js';
-import { resizeBicubicPil } from './resample.js';
+import { resizeBicubicPilWindow } from './resample.js';
 
 /**
  * Preprocessing block of a model manifest, mirroring CLIPImageProcessor's
@@ -89,32 +94,40 @@ function normalizeTable(cfg: ClipPreprocessConfig): Float32Array[] {
 }
 
 /**
- * Crop (or zero-pad, as HF center_crop does) and normalize into `out` at `offset`.
- * Crop origin: top = floor((h - crop_h) / 2), left likewise; when the image is smaller
- * than the crop, it sits at ceil((crop - size) / 2) and the rest is uint8 0 (HF pads
- * before rescaling, so padding normalizes to -mean/std, not 0).
+ * Center crop window of a w×h resized image, as HF center_crop: crop origin
+ * top = floor((h − crop_h) / 2), left likewise. When the image is smaller than the crop
+ * on an axis, the whole axis is kept and it sits at ceil((crop − size) / 2) in the output
+ * (the rest is padding).
+ * @returns the kept rectangle of the resized image (`left/top/width/height`) and where it
+ *   lands in the crop (`dx`, `dy`).
  */
-function cropNormalize(src: Uint8Array, w: number, h: number, cfg: ClipPreprocessConfig, table: Float32Array[], out: Float32Array, offset: number): void {
+function cropWindow(w: number, h: number, cw: number, ch: number): { left: number; top: number; width: number; height: number; dx: number; dy: number } {
+  const top = Math.floor((h - ch) / 2);
+  const left = Math.floor((w - cw) / 2);
+  const y0 = Math.max(0, top);
+  const x0 = Math.max(0, left);
+  return { left: x0, top: y0, width: Math.min(w, left + cw) - x0, height: Math.min(h, top + ch) - y0, dx: x0 - left, dy: y0 - top };
+}
+
+/**
+ * Place the kept window (win, winW×winH RGB) at (dx, dy) of the crop and normalize into
+ * `out` at `offset`; the rest of the crop is uint8 0 (HF pads before rescaling, so
+ * padding normalizes to -mean/std, not 0).
+ */
+function cropNormalize(win: Uint8Array, winW: number, winH: number, dx: number, dy: number, cfg: ClipPreprocessConfig, table: Float32Array[], out: Float32Array, offset: number): void {
   const ch = cfg.crop_size.height;
   const cw = cfg.crop_size.width;
   const plane = ch * cw;
-  const top = Math.floor((h - ch) / 2);
-  const left = Math.floor((w - cw) / 2);
   const [t0, t1, t2] = table as [Float32Array, Float32Array, Float32Array];
-  // Padding value per channel: normalized uint8 0.
-  for (let c = 0; c < 3; c++) out.fill(table[c]![0]!, offset + c * plane, offset + (c + 1) * plane);
-  // Destination rows/cols that receive image pixels (source y = top + dy).
-  const dy0 = Math.max(0, -top);
-  const dy1 = Math.min(ch, h - top);
-  const dx0 = Math.max(0, -left);
-  const dx1 = Math.min(cw, w - left);
-  for (let dy = dy0; dy < dy1; dy++) {
-    let s = ((top + dy) * w + (left + dx0)) * 3;
-    let d = offset + dy * cw + dx0;
-    for (let dx = dx0; dx < dx1; dx++, d++, s += 3) {
-      out[d] = t0[src[s]!]!;
-      out[d + plane] = t1[src[s + 1]!]!;
-      out[d + 2 * plane] = t2[src[s + 2]!]!;
+  // Padding value per channel: normalized uint8 0 (only needed when the window is smaller than the crop).
+  if (winW !== cw || winH !== ch) for (let c = 0; c < 3; c++) out.fill(table[c]![0]!, offset + c * plane, offset + (c + 1) * plane);
+  let s = 0;
+  for (let y = 0; y < winH; y++) {
+    let d = offset + (dy + y) * cw + dx;
+    for (let x = 0; x < winW; x++, d++, s += 3) {
+      out[d] = t0[win[s]!]!;
+      out[d + plane] = t1[win[s + 1]!]!;
+      out[d + 2 * plane] = t2[win[s + 2]!]!;
     }
   }
 }
@@ -140,9 +153,11 @@ function preprocessInto(image: DecodedImage, cfg: ClipPreprocessConfig, table: F
     throw new RangeError(`clipPreprocess: expected RGB 8-bit ${image.width}×${image.height}×3 = ${image.width * image.height * 3} bytes, got ${image.data.length}`);
   }
   const [w, h] = clipResizeSize(image.width, image.height, cfg.shortest_edge);
-  // PIL returns a copy for an unchanged size; reading the decoded buffer directly is equivalent.
-  const resized = w === image.width && h === image.height ? image.data : resizeBicubicPil(image.data, image.width, image.height, w, h);
-  cropNormalize(resized, w, h, cfg, table, out, offset);
+  // Resize only the part that survives the crop: identical to resize-then-crop, but
+  // O(crop) instead of O(w·h) (a 1×1,000,000 strip resizes to 336×336,000,000).
+  const { dx, dy, ...win } = cropWindow(w, h, cfg.crop_size.width, cfg.crop_size.height);
+  const pixels = resizeBicubicPilWindow(image.data, image.width, image.height, w, h, win);
+  cropNormalize(pixels, win.width, win.height, dx, dy, cfg, table, out, offset);
 }
 
 /** A batch of pixel_values, ready to be an ONNX float32 tensor. */

@@ -14,6 +14,12 @@
  * the rows the vertical pass needs, intermediate rounded to uint8; Keys cubic with
  * a = -0.5, support 2 scaled by the reduction factor (antialiasing); per-output
  * coefficients normalised to sum 1, then to 22-bit fixed point; round half up; clamp.
+ *
+ * Every output column's (row's) taps depend only on its own index, the scale and the
+ * support, so a rectangle of the output can be computed on its own, bit-identical to the
+ * same rectangle of the full resize (resizeBicubicPilWindow). CLIP preprocessing uses this
+ * to compute only the center crop: a very thin image (1×1,000,000 → 336×336,000,000)
+ * costs no more than its 336×336 window.
  */
 
 /** Pillow's PRECISION_BITS for 8-bit images: 32 - 8 - 2. */
@@ -33,24 +39,30 @@ function bicubic(x: number): number {
 interface Coeffs {
   /** Taps per output sample (stride of `kk`). */
   ksize: number;
-  /** Per output sample: first input index, number of taps. */
+  /** Per output sample of the computed range: first input index, number of taps. */
   bounds: Int32Array;
-  /** Fixed-point weights, `ksize` per output sample. */
+  /** Fixed-point weights, `ksize` per output sample of the computed range. */
   kk: Int32Array;
 }
 
-/** Pillow's precompute_coeffs + normalize_coeffs_8bpc for box [0, inSize). */
-function precomputeCoeffs(inSize: number, outSize: number): Coeffs {
+/**
+ * Pillow's precompute_coeffs + normalize_coeffs_8bpc for box [0, inSize), for the
+ * output samples first ≤ xx < last only (local index xx − first). Each sample's taps
+ * depend only on xx, the scale and the support, so any sub-range gives exactly the
+ * entries the full table would have there.
+ */
+function precomputeCoeffs(inSize: number, outSize: number, first: number, last: number): Coeffs {
   const scale = inSize / outSize;
   const filterscale = scale < 1 ? 1 : scale;
   const support = 2 * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
-  const bounds = new Int32Array(outSize * 2);
-  const kk = new Int32Array(outSize * ksize);
+  const n = last - first;
+  const bounds = new Int32Array(n * 2);
+  const kk = new Int32Array(n * ksize);
   const w = new Float64Array(ksize);
   const ss = 1 / filterscale;
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
+  for (let i = 0; i < n; i++) {
+    const center = (first + i + 0.5) * scale;
     // C's (int) truncates toward zero; clamped right after, so trunc == Pillow.
     let xmin = Math.trunc(center - support + 0.5);
     if (xmin < 0) xmin = 0;
@@ -63,13 +75,13 @@ function precomputeCoeffs(inSize: number, outSize: number): Coeffs {
       w[x] = v;
       ww += v;
     }
-    const base = xx * ksize;
+    const base = i * ksize;
     for (let x = 0; x < xmax; x++) {
       const v = ww !== 0 ? w[x]! / ww : w[x]!;
       kk[base + x] = v < 0 ? Math.trunc(-0.5 + v * ONE) : Math.trunc(0.5 + v * ONE);
     }
-    bounds[xx * 2] = xmin;
-    bounds[xx * 2 + 1] = xmax;
+    bounds[i * 2] = xmin;
+    bounds[i * 2 + 1] = xmax;
   }
   return { ksize, bounds, kk };
 }
@@ -80,35 +92,89 @@ function clip8(ss: number): number {
 }
 
 /**
- * Resize 8-bit RGB (HWC, 3 channels) with Pillow's BICUBIC, bit-exact.
- * @param src RGB 8-bit pixels, length inW*inH*3.
- * @returns RGB 8-bit pixels, length outW*outH*3 (a copy even when sizes match, as PIL).
- * @throws RangeError for non-positive sizes or a wrong buffer length.
+ * Upper bound, in bytes, on any pixel buffer the resampler allocates (output window or
+ * intermediate rows). Independent of the windowing: a full resize of a 100 MP decode is
+ * 300 MB and fits; a request that would need more (e.g. the whole 336×336,000,000
+ * enlargement of a 1×1,000,000 strip) fails fast with a RangeError instead of
+ * allocating gigabytes or dying in the typed-array constructor.
  */
-export function resizeBicubicPil(src: Uint8Array, inW: number, inH: number, outW: number, outH: number): Uint8Array {
-  if (!(inW > 0 && inH > 0 && outW > 0 && outH > 0) || ![inW, inH, outW, outH].every(Number.isInteger)) {
+export const MAX_RESAMPLE_BYTES = 512 * 1024 * 1024;
+
+function checkAlloc(what: string, bytes: number, inW: number, inH: number, outW: number, outH: number): void {
+  if (bytes > MAX_RESAMPLE_BYTES) {
+    throw new RangeError(
+      `resizeBicubicPil: ${inW}x${inH} -> ${outW}x${outH} needs a ${what} of ${bytes} bytes, over the ${MAX_RESAMPLE_BYTES}-byte limit`,
+    );
+  }
+}
+
+/** A rectangle of the resized image, in output pixels. */
+export interface ResizeWindow {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * The `win` rectangle of Pillow's BICUBIC resize of 8-bit RGB (HWC) from inW×inH to
+ * outW×outH, bit-identical to resizing everything and then cropping — but computing only
+ * that rectangle: the horizontal pass runs for the window's columns over just the input
+ * rows the window's output rows read, the vertical pass for the window's rows. Cost is
+ * O(window · taps), independent of outW·outH (a 1×1,000,000 strip enlarged to
+ * 336×336,000,000 costs as much as its 336×336 center).
+ *
+ * Same pass structure as Pillow's ImagingResampleInner: horizontal first (when the width
+ * changes) over the rows the vertical pass needs, intermediate rounded to uint8; vertical
+ * second (when the height changes); neither pass → a copy.
+ *
+ * @param src RGB 8-bit pixels, length inW*inH*3.
+ * @param win integer rectangle inside [0, outW)×[0, outH), non-empty.
+ * @returns RGB 8-bit pixels of the window, length win.width*win.height*3 (always a new buffer).
+ * @throws RangeError for non-positive/non-integer sizes, a wrong buffer length, a window
+ *   outside the output, or a buffer over MAX_RESAMPLE_BYTES.
+ */
+export function resizeBicubicPilWindow(src: Uint8Array, inW: number, inH: number, outW: number, outH: number, win: ResizeWindow): Uint8Array {
+  if (!(inW > 0 && inH > 0 && outW > 0 && outH > 0) || ![inW, inH, outW, outH].every(Number.isSafeInteger)) {
     throw new RangeError(`resizeBicubicPil: bad sizes ${inW}x${inH} -> ${outW}x${outH}`);
   }
   if (src.length !== inW * inH * 3) throw new RangeError(`resizeBicubicPil: expected ${inW * inH * 3} bytes, got ${src.length}`);
-  if (inW === outW && inH === outH) return Uint8Array.from(src);
+  const { left: x0, top: y0, width: ww, height: wh } = win;
+  if (![x0, y0, ww, wh].every(Number.isSafeInteger) || x0 < 0 || y0 < 0 || ww <= 0 || wh <= 0 || x0 + ww > outW || y0 + wh > outH) {
+    throw new RangeError(`resizeBicubicPil: window ${ww}x${wh}+${x0}+${y0} is not inside ${outW}x${outH}`);
+  }
+  const x1 = x0 + ww;
+  const y1 = y0 + wh;
+  const rowLen = ww * 3;
+  checkAlloc('output', rowLen * wh, inW, inH, outW, outH);
+  const needH = outW !== inW;
+  const needV = outH !== inH;
 
-  const vert = precomputeCoeffs(inH, outH);
-  // Only rows the vertical pass reads are resampled horizontally.
-  const yFirst = vert.bounds[0]!;
-  const yLast = vert.bounds[outH * 2 - 2]! + vert.bounds[outH * 2 - 1]!;
+  if (!needH && !needV) {
+    const out = new Uint8Array(rowLen * wh);
+    for (let y = 0; y < wh; y++) out.set(src.subarray(((y0 + y) * inW + x0) * 3, ((y0 + y) * inW + x1) * 3), y * rowLen);
+    return out;
+  }
+
+  const vert = needV ? precomputeCoeffs(inH, outH, y0, y1) : undefined;
+  // Input rows the vertical pass reads (bounds are monotone in the output index), or
+  // the window's own rows when there is no vertical pass.
+  const yFirst = vert ? vert.bounds[0]! : y0;
+  const yLast = vert ? vert.bounds[wh * 2 - 2]! + vert.bounds[wh * 2 - 1]! : y1;
 
   let tmp: Uint8Array;
-  let tmpW: number;
-  let yOffset: number; // row of `tmp` that is source row yFirst
-  if (outW !== inW) {
-    const hor = precomputeCoeffs(inW, outW);
+  let tmpRowLen: number; // bytes per row of `tmp`
+  let yOffset: number; // input row that is row 0 of `tmp`
+  let xOffset: number; // byte offset of the window's first column within a `tmp` row
+  if (needH) {
     const rows = yLast - yFirst;
-    tmp = new Uint8Array(outW * rows * 3);
-    const { ksize, bounds, kk } = hor;
+    checkAlloc('intermediate', rowLen * rows, inW, inH, outW, outH);
+    const { ksize, bounds, kk } = precomputeCoeffs(inW, outW, x0, x1);
+    tmp = new Uint8Array(rowLen * rows);
     for (let yy = 0; yy < rows; yy++) {
       const rowIn = (yy + yFirst) * inW * 3;
-      let o = yy * outW * 3;
-      for (let xx = 0; xx < outW; xx++) {
+      let o = yy * rowLen;
+      for (let xx = 0; xx < ww; xx++) {
         const xmin = bounds[xx * 2]!;
         const n = bounds[xx * 2 + 1]!;
         const kb = xx * ksize;
@@ -127,23 +193,23 @@ export function resizeBicubicPil(src: Uint8Array, inW: number, inH: number, outW
         tmp[o++] = clip8(s2);
       }
     }
-    tmpW = outW;
+    // Horizontal pass only: its rows are exactly the window's.
+    if (!vert) return tmp;
+    tmpRowLen = rowLen;
     yOffset = yFirst;
+    xOffset = 0;
   } else {
+    // Vertical pass only: read the window's columns straight from the source.
     tmp = src;
-    tmpW = inW;
+    tmpRowLen = inW * 3;
     yOffset = 0;
-  }
-  if (outH === inH) {
-    // Horizontal pass only (it covered every row).
-    return tmp === src ? Uint8Array.from(src) : tmp;
+    xOffset = x0 * 3;
   }
 
-  const out = new Uint8Array(tmpW * outH * 3);
-  const rowLen = tmpW * 3;
+  const out = new Uint8Array(rowLen * wh);
   const acc = new Float64Array(rowLen); // exact: integer sums stay far below 2^53
-  const { ksize, bounds, kk } = vert;
-  for (let yy = 0; yy < outH; yy++) {
+  const { ksize, bounds, kk } = vert!;
+  for (let yy = 0; yy < wh; yy++) {
     const ymin = bounds[yy * 2]! - yOffset;
     const n = bounds[yy * 2 + 1]!;
     const kb = yy * ksize;
@@ -152,11 +218,22 @@ export function resizeBicubicPil(src: Uint8Array, inW: number, inH: number, outW
     for (let y = 0; y < n; y++) {
       const k = kk[kb + y]!;
       if (k === 0) continue;
-      const base = (ymin + y) * rowLen;
+      const base = (ymin + y) * tmpRowLen + xOffset;
       for (let i = 0; i < rowLen; i++) acc[i]! += tmp[base + i]! * k;
     }
     const o = yy * rowLen;
     for (let i = 0; i < rowLen; i++) out[o + i] = clip8(acc[i]!);
   }
   return out;
+}
+
+/**
+ * Resize 8-bit RGB (HWC, 3 channels) with Pillow's BICUBIC, bit-exact (the whole image;
+ * resizeBicubicPilWindow computes only a part of it).
+ * @param src RGB 8-bit pixels, length inW*inH*3.
+ * @returns RGB 8-bit pixels, length outW*outH*3 (a copy even when sizes match, as PIL).
+ * @throws RangeError for non-positive sizes, a wrong buffer length, or an output over MAX_RESAMPLE_BYTES.
+ */
+export function resizeBicubicPil(src: Uint8Array, inW: number, inH: number, outW: number, outH: number): Uint8Array {
+  return resizeBicubicPilWindow(src, inW, inH, outW, outH, { left: 0, top: 0, width: outW, height: outH });
 }

@@ -33,3 +33,6 @@ function connect(): EnginePort {
 const port = connect();
 new EngineServer(port).start();
 process.on('disconnect', () => process.exit(0));
+// Ctrl+C in a terminal signals the whole process group; the host decides what stops (it sends
+// `cancel` and keeps the partial answer), so the engine must not die with the CLI's SIGINT.
+process.on('SIGINT', () => undefined);
