@@ -234,12 +234,12 @@ export class VlmPipeline {
       streamed += tail;
       if (tail) callbacks.onToken?.(-1, tail);
     }
-    const finishReason = stopHit ? 'stop_string' : callbacks.isCancelled?.() && outcome.finishReason !== 'eos' ? 'cancelled' : outcome.finishReason;
     const end = performance.now();
     return {
       answer: streamed,
       token_ids: outcome.tokenIds,
-      finish_reason: finishReason,
+      // The search reports a stop string as 'cancelled' (shouldStop); say which stop it was.
+      finish_reason: stopHit ? 'stop_string' : outcome.finishReason,
       prompt_length: promptLength,
       execution_provider: this.info.execution_provider,
       timings: {
