@@ -32,21 +32,66 @@ export interface GenerationHandle {
   cancel(): void;
 }
 
+/** A started engine process, whatever starts it (Node fork here, Electron utilityProcess in main/app). */
+export interface EngineProcess {
+  readonly pid: number | undefined;
+  send(request: EngineRequest): void;
+  onMessage(listener: (event: EngineEvent) => void): void;
+  /** Called once when the process is gone; `why` is e.g. "exit code 1" or "signal SIGKILL". */
+  onExit(listener: (why: string) => void): void;
+  kill(): void;
+}
+
+/** Starts an engine process running `entry` (the compiled or source engine-main file). */
+export type EngineLauncher = (entry: string) => EngineProcess;
+
 /** Options of the engine process. */
 export interface EngineHostOptions {
-  /** Extra environment for the engine process. */
+  /** Extra environment for the engine process (Node launcher). */
   env?: NodeJS.ProcessEnv;
+  /** How to start the process; default: a Node child process with an IPC channel. */
+  launcher?: EngineLauncher;
 }
 
 /** Path of the engine entry next to this file, .ts when running from source under tsx. */
-function engineEntry(): string {
+export function engineEntry(): string {
   const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
   return fileURLToPath(new URL(`./process/engine-main.${ext}`, import.meta.url));
 }
 
+/** The Node launcher: `child_process.fork` with structured-clone IPC (image bytes travel as Uint8Array). */
+export function nodeLauncher(env: NodeJS.ProcessEnv = {}): EngineLauncher {
+  return (entry) => {
+    const child: ChildProcess = fork(entry, [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, ...env },
+    });
+    return {
+      get pid() {
+        return child.pid;
+      },
+      send: (request) => {
+        if (child.connected) child.send(request);
+      },
+      onMessage: (listener) => child.on('message', (m) => listener(m as EngineEvent)),
+      onExit: (listener) => {
+        let told = false;
+        const tell = (why: string): void => {
+          if (!told) listener(why);
+          told = true;
+        };
+        child.once('error', (err) => tell(`failed to start: ${err.message}`));
+        child.once('exit', (code, signal) => tell(signal ? `signal ${signal}` : `exit code ${code}`));
+      },
+      kill: () => child.kill('SIGKILL'),
+    };
+  };
+}
+
 /** Supervises one engine process. */
 export class EngineHost {
-  private child: ChildProcess | undefined;
+  private child: EngineProcess | undefined;
   private ready: Promise<void> | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -62,20 +107,15 @@ export class EngineHost {
 
   private start(): Promise<void> {
     if (this.ready) return this.ready;
-    const child = fork(engineEntry(), [], {
-      serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, ...this.options.env },
-    });
+    const launch = this.options.launcher ?? nodeLauncher(this.options.env);
+    const child = launch(engineEntry());
     this.child = child;
     this.ready = new Promise<void>((resolve, reject) => {
-      child.once('error', (err) => reject(new EngineError('crashed', `engine process failed to start: ${err.message}`)));
-      child.on('message', (event: EngineEvent) => {
+      child.onMessage((event) => {
         if (event.type === 'ready') resolve();
         else this.dispatch(event);
       });
-      child.once('exit', (code, signal) => {
-        const why = signal ? `signal ${signal}` : `exit code ${code}`;
+      child.onExit((why) => {
         reject(new EngineError('crashed', `engine process stopped (${why})`));
         this.onExit(why);
       });
@@ -158,9 +198,9 @@ export class EngineHost {
     const child = this.child;
     if (!child) return;
     await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
+      child.onExit(() => resolve());
       child.send({ type: 'shutdown' });
-      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      setTimeout(() => child.kill(), 5000).unref();
     });
   }
 }

@@ -1,0 +1,167 @@
+/**
+ * The typed API between the renderer and the rest of the app, defined once. It is implemented
+ * twice: by the Electron preload over IPC (main/app) and by the web bridge over HTTP + WebSocket
+ * (main/server, `omnifusion serve`). This file holds types and the channel table only: no
+ * runtime imports, so both the renderer (browser) and Node code can use it.
+ */
+
+/** How a message ended: complete, still streaming or cut by a crash/stop (partial), or failed. */
+export type MessageStatus = 'complete' | 'partial' | 'error';
+
+/** Time spent answering, in milliseconds (decode speed in tokens per second). */
+export interface MessageTimings {
+  image_ms?: number;
+  prefill_ms?: number;
+  ttft_ms?: number;
+  decode_tokens_per_s?: number;
+  total_ms?: number;
+}
+
+/** An image attached to a message; its bytes are served from `url` (content-addressed by sha256). */
+export interface AttachmentInfo {
+  sha256: string;
+  mime: string;
+  /** File size in bytes. */
+  bytes: number;
+  /** Pixel size after EXIF orientation. */
+  width: number;
+  height: number;
+  name: string;
+  url: string;
+}
+
+/** One message of a conversation. */
+export interface Message {
+  id: string;
+  conversationId: string;
+  role: 'user' | 'assistant';
+  content: string;
+  status: MessageStatus;
+  model?: string;
+  executionProvider?: string;
+  timings?: MessageTimings;
+  error?: string;
+  attachments: AttachmentInfo[];
+  /** ms since the epoch. */
+  createdAt: number;
+}
+
+/** A conversation in the list. */
+export interface ConversationSummary {
+  id: string;
+  title: string;
+  /** ms since the epoch. */
+  updatedAt: number;
+  preview: string;
+}
+
+/** A conversation with its messages, oldest first. */
+export interface Conversation extends ConversationSummary {
+  messages: Message[];
+}
+
+/** A full-text search hit; `snippet` marks matches with «…». */
+export interface SearchHit {
+  conversationId: string;
+  messageId: string;
+  title: string;
+  snippet: string;
+}
+
+/** The model the engine has loaded, and where it runs. */
+export interface ModelStatus {
+  name: string;
+  family: string;
+  executionProvider: string;
+  note?: string;
+  state: 'loading' | 'ready' | 'error' | 'none';
+  error?: string;
+}
+
+/** User settings (persisted). */
+export interface Settings {
+  theme: 'system' | 'light' | 'dark';
+  maxNewTokens: number;
+  /** 'greedy' streams deterministically; 'model' uses the model package's defaults (OmniFusion: 3 beams). */
+  decoding: 'greedy' | 'model';
+}
+
+/** Request and response of every call, by channel name. */
+export interface ApiCalls {
+  'conversations.list': { request: Record<string, never>; response: ConversationSummary[] };
+  'conversations.create': { request: { title?: string }; response: ConversationSummary };
+  'conversations.get': { request: { id: string }; response: Conversation };
+  'conversations.rename': { request: { id: string; title: string }; response: ConversationSummary };
+  'conversations.delete': { request: { id: string }; response: { deleted: boolean } };
+  'search.messages': { request: { query: string }; response: SearchHit[] };
+  /** Store an image (file picker, drop, paste, camera); validated and deduplicated by sha256. */
+  'attachments.add': { request: { name: string; bytes: Uint8Array }; response: AttachmentInfo };
+  /** Send a user message with attachments and start the answer; tokens arrive as `generation.token` events. */
+  'generation.send': {
+    request: { conversationId: string; text: string; attachments: string[] };
+    response: { userMessage: Message; assistantMessage: Message };
+  };
+  /** Stop the answer being generated for this message (it stays, marked partial). */
+  'generation.stop': { request: { messageId: string }; response: { stopped: boolean } };
+  /** Answer the user message before this assistant message again, replacing it. */
+  'generation.regenerate': { request: { messageId: string }; response: { assistantMessage: Message } };
+  /** Replace a user message's text, drop what followed it, and answer again. */
+  'generation.editAndResend': {
+    request: { messageId: string; text: string };
+    response: { userMessage: Message; assistantMessage: Message };
+  };
+  'models.status': { request: Record<string, never>; response: ModelStatus };
+  'settings.get': { request: Record<string, never>; response: Settings };
+  'settings.set': { request: Partial<Settings>; response: Settings };
+}
+
+/** Events pushed to the renderer, by channel name. */
+export interface ApiEvents {
+  /** A text delta of a streaming answer. */
+  'generation.token': { messageId: string; text: string };
+  /** The answer ended (complete, partial when stopped, or error). */
+  'generation.done': { message: Message };
+  'models.status': ModelStatus;
+}
+
+export type CallName = keyof ApiCalls;
+export type EventName = keyof ApiEvents;
+export type CallRequest<C extends CallName> = ApiCalls[C]['request'];
+export type CallResponse<C extends CallName> = ApiCalls[C]['response'];
+
+/** The channel table: every call and event name, for allowlists in the preload and the bridge. */
+export const CALL_NAMES = [
+  'conversations.list',
+  'conversations.create',
+  'conversations.get',
+  'conversations.rename',
+  'conversations.delete',
+  'search.messages',
+  'attachments.add',
+  'generation.send',
+  'generation.stop',
+  'generation.regenerate',
+  'generation.editAndResend',
+  'models.status',
+  'settings.get',
+  'settings.set',
+] as const satisfies readonly CallName[];
+
+export const EVENT_NAMES = ['generation.token', 'generation.done', 'models.status'] as const satisfies readonly EventName[];
+
+/** An error a call ends with; `message` is one line for the user. */
+export interface ApiErrorPayload {
+  code: 'bad_request' | 'not_found' | 'bad_image' | 'engine' | 'internal';
+  message: string;
+}
+
+/** The one object the renderer talks to, whatever carries it (preload IPC or the web bridge). */
+export interface OmniFusionApi {
+  call<C extends CallName>(name: C, request: CallRequest<C>): Promise<CallResponse<C>>;
+  on<E extends EventName>(name: E, listener: (payload: ApiEvents[E]) => void): () => void;
+}
+
+/** Compile-time check that the tables above list every call and event. */
+type Exhaustive<T extends never> = T;
+export type AllCallsListed = Exhaustive<Exclude<CallName, (typeof CALL_NAMES)[number]>>;
+export type AllEventsListed = Exhaustive<Exclude<EventName, (typeof EVENT_NAMES)[number]>>;
