@@ -90,20 +90,26 @@ async function isFile(p: string): Promise<boolean> {
 }
 
 /**
- * Write to stdout; once the reader has gone (EPIPE, e.g. `| head`), stop writing quietly and
- * let `onGone` stop the generation.
+ * stdout that tolerates its reader going away (EPIPE, e.g. `| head`): later writes are dropped
+ * and `onGone` listeners run (ask stops generating), instead of an unhandled 'error' event.
  */
-function stdoutWriter(onGone: () => void): (text: string) => void {
+const stdout = (() => {
   let gone = false;
+  const listeners: (() => void)[] = [];
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;
     gone = true;
-    onGone();
+    listeners.forEach((l) => l());
   });
-  return (text) => {
-    if (!gone && text) process.stdout.write(text);
+  return {
+    write: (text: string): void => {
+      if (!gone && text) process.stdout.write(text);
+    },
+    onGone: (listener: () => void): void => {
+      listeners.push(listener);
+    },
   };
-}
+})();
 
 async function ask(inputs: string[], o: AskOptions): Promise<number> {
   if (inputs.length < 2) throw new UsageError('give at least one image and then the question: omnifusion ask <image>... "<question>"');
@@ -120,7 +126,8 @@ async function ask(inputs: string[], o: AskOptions): Promise<number> {
   const host = new EngineHost();
   let interrupted = false;
   let cancel = (): void => undefined;
-  const write = stdoutWriter(() => cancel());
+  stdout.onGone(() => cancel());
+  const write = stdout.write;
   const onSigint = (): void => {
     interrupted = true;
     cancel();
@@ -181,8 +188,8 @@ async function readHistory(file: string): Promise<ChatTurn[]> {
 
 async function verify(dir: string): Promise<number> {
   const { manifest, lines } = await verifyPackage(dir);
-  for (const line of lines) process.stdout.write(`ok  ${line.item}: ${line.detail}\n`);
-  process.stdout.write(`${manifest.name} (${manifest.family}): package verified\n`);
+  for (const line of lines) stdout.write(`ok  ${line.item}: ${line.detail}\n`);
+  stdout.write(`${manifest.name} (${manifest.family}): package verified\n`);
   return 0;
 }
 
@@ -210,7 +217,7 @@ export function buildProgram(run: (code: Promise<number>) => void, version: stri
     .option('--max-new-tokens <n>', 'most tokens to generate', wholeAtLeast('--max-new-tokens', 1, 32768))
     .option('--temperature <t>', 'sampling temperature (turns sampling on)', numberOption('--temperature', 'a number above 0 and at most 100', (n) => n > 0 && n <= 100))
     .option('--top-p <p>', 'nucleus sampling probability mass (turns sampling on)', numberOption('--top-p', 'a number above 0 and at most 1', (n) => n > 0 && n <= 1))
-    .option('--top-k <k>', 'sample among the k most likely tokens (turns sampling on)', wholeAtLeast('--top-k', 1))
+    .option('--top-k <k>', 'sample among the k most likely tokens (turns sampling on)', wholeAtLeast('--top-k', 1, 1_000_000))
     .option('--beams <n>', 'beam search width (the model default for OmniFusion is 3)', wholeAtLeast('--beams', 1, 16))
     .option('--greedy', 'deterministic greedy decoding (1 beam, no sampling)')
     .option('--seed <n>', 'random seed for sampling', wholeAtLeast('--seed', 0, 2 ** 32 - 1))

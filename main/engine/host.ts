@@ -65,6 +65,10 @@ export function nodeLauncher(env: NodeJS.ProcessEnv = {}): EngineLauncher {
     const child: ChildProcess = fork(entry, [], {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // Its own process group: a terminal's Ctrl+C reaches the host, which cancels and keeps the
+      // partial answer, even while the engine is still starting. It exits when the IPC channel closes.
+      // (On Windows a detached child would get a console window of its own.)
+      detached: process.platform !== 'win32',
       env: { ...process.env, ...env },
     });
     return {

@@ -30,6 +30,12 @@ export interface LoadOptions {
   executionProvider?: ExecutionProvider;
   /** onnxruntime intra-op threads; 0 lets it choose. */
   threads?: number;
+  /**
+   * Prompt positions per prefill run (default 512). The decoder returns logits for every position
+   * it is given and attention costs grow with chunk × context, so a long prompt runs in chunks
+   * through the KV cache instead of at once.
+   */
+  prefillChunk?: number;
 }
 
 /** Callbacks of one generation. `onText` receives UTF-8-safe text deltas as they become final. */
@@ -55,6 +61,8 @@ export class VlmPipeline {
     private readonly specialEmbeddings: Map<string, Float32Array>,
     private readonly defaults: GenerationConfig,
     readonly info: LoadedModelInfo,
+    /** Prompt positions per prefill run (see LoadOptions.prefillChunk). */
+    readonly prefillChunk: number,
   ) {}
 
   /**
@@ -91,7 +99,9 @@ export class VlmPipeline {
       ...(notes.length ? { note: notes.join('; ') } : {}),
       load_ms: performance.now() - started,
     };
-    return new VlmPipeline(folder, manifest, tokenizer, sessions, specialEmbeddings, defaults, info);
+    const prefillChunk = options.prefillChunk ?? 512;
+    if (!Number.isInteger(prefillChunk) || prefillChunk < 1) throw new BadRequestError(`prefillChunk must be a whole number ≥ 1, got ${prefillChunk}`);
+    return new VlmPipeline(folder, manifest, tokenizer, sessions, specialEmbeddings, defaults, info, prefillChunk);
   }
 
   /** The generation settings a request gets when it overrides nothing. */
@@ -285,7 +295,7 @@ class DecoderCache {
     this.vocabSize = pipeline.manifest.text_config.vocab_size;
   }
 
-  /** Run the prompt (past length 0): inputs_embeds [1,L,D] → last-position logits [vocab]. */
+  /** Run the prompt in chunks of pipeline.prefillChunk positions: inputs_embeds [1,L,D] → last-position logits [vocab]. */
   async prefill(inputsEmbeds: Float32Array, length: number): Promise<Float32Array> {
     const cfg = this.pipeline.manifest.text_config;
     const dtype = cfg.kv_cache_dtype;
@@ -297,7 +307,14 @@ class DecoderCache {
     }
     this.rows = 1;
     this.pastLength = 0;
-    return this.run(inputsEmbeds, length);
+    const hidden = cfg.hidden_size;
+    const chunk = this.pipeline.prefillChunk;
+    let logits: Float32Array = new Float32Array(0);
+    for (let start = 0; start < length; start += chunk) {
+      const end = Math.min(length, start + chunk);
+      logits = await this.run(inputsEmbeds.subarray(start * hidden, end * hidden), end - start);
+    }
+    return logits;
   }
 
   /** One token per row, each continuing the cached row `parentRows[r]`. Returns logits [rows*vocab]. */

@@ -29,7 +29,9 @@ function explain(ep: string, message: string): string {
     return 'its provider libraries are not installed (needs CUDA 12 and cuDNN 9, then ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node)';
   }
   if (ep === 'webgpu' && /adapter/i.test(message)) return 'no usable WebGPU adapter (GPU driver or Vulkan/Metal/D3D12 missing)';
-  if (/not (supported|available)|no such provider|unknown/i.test(message)) return `not supported by this onnxruntime-node build on ${process.platform}`;
+  if (/not (supported|available)|backend not found|no such provider|unknown/i.test(message)) {
+    return `not available in this onnxruntime-node build on ${process.platform}`;
+  }
   return firstLine(message);
 }
 

@@ -80,3 +80,25 @@ describe('tiny OmniFusion vs PyTorch reference', () => {
     });
   }
 });
+
+describe('chunked prefill (long prompts run through the KV cache in pieces)', () => {
+  test('7-position chunks give the same first-step logits and tokens as one run', async () => {
+    const chunked = await VlmPipeline.load(TINY_MODEL_DIR, { prefillChunk: 7 });
+    try {
+      const c = reference.cases.find((r) => r.first_step_logits_file)!;
+      const features = await chunked.encodeImages(readF32(c.pixel_values_file), c.pixel_values_shape);
+      const embeds = await chunked.embedPrompt(chunked.buildPrompt(c, c.images.length), features);
+      const diff = maxAbsDiff(await chunked.prefill(embeds), readF32(c.first_step_logits_file!));
+      assert.ok(diff <= 1e-3, `first-step logits max abs diff ${diff}`);
+      const result = await chunked.generate({
+        images: c.images.map((p) => ({ path: path.join(REAL_DATA_DIR, p) })),
+        question: c.question,
+        history: c.history,
+        generation: { do_sample: false, num_beams: 1, max_new_tokens: c.generation.max_new_tokens },
+      });
+      assert.deepEqual(result.token_ids, c.expected_token_ids);
+    } finally {
+      await chunked.dispose();
+    }
+  });
+});

@@ -193,6 +193,17 @@ export function validateManifest(m: ModelManifest, manifestPath: string): void {
     if (!piece.startsWith('<') && !se.names.includes(piece)) fail(`prompt uses "${piece}", which special_embeddings.names lacks`);
   }
   const g = m.generation ?? fail('generation is missing');
+  const ids: [string, unknown][] = [
+    ['text_config.bos_token_id', t.bos_token_id],
+    ['text_config.eos_token_id', t.eos_token_id],
+    ['generation.eos_token_id', g.eos_token_id],
+    ...(g.bad_words_ids ?? []).flat().map((id): [string, unknown] => ['generation.bad_words_ids', id]),
+  ];
+  for (const [field, id] of ids) {
+    if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= t.vocab_size) {
+      fail(`${field} ${JSON.stringify(id)} is not a token id of the ${t.vocab_size}-token vocabulary`);
+    }
+  }
   try {
     generationDefaultsOf(m, g.bad_words_ids ?? []);
   } catch (err) {

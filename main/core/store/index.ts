@@ -1,0 +1,21 @@
+/** The conversation store: history database, attachments on disk, full-text search. */
+export { openStore, DB_FILE_NAME, ATTACHMENTS_DIR_NAME } from './store.js';
+export type {
+  AssistantMessageWriter,
+  AttachmentInfo,
+  Conversation,
+  ConversationStore,
+  ConversationSummary,
+  ConversationWithMessages,
+  Message,
+  MessageRole,
+  MessageStatus,
+  MessageTimings,
+  NewMessage,
+  OpenStoreOptions,
+  SearchHit,
+  StoreRecovery,
+} from './store.js';
+export { StoreError } from './errors.js';
+export type { StoreErrorCode } from './errors.js';
+export { LATEST_SCHEMA_VERSION } from './migrations.js';
