@@ -8,13 +8,12 @@
 /** How a message ended: complete, still streaming or cut by a crash/stop (partial), or failed. */
 export type MessageStatus = 'complete' | 'partial' | 'error';
 
-/** Time spent answering, in milliseconds (decode speed in tokens per second). */
+/** How an answer was produced: times in milliseconds, sizes in tokens. */
 export interface MessageTimings {
-  image_ms?: number;
-  prefill_ms?: number;
-  ttft_ms?: number;
-  decode_tokens_per_s?: number;
-  total_ms?: number;
+  timeToFirstTokenMs?: number;
+  totalMs?: number;
+  promptTokens?: number;
+  completionTokens?: number;
 }
 
 /** An image attached to a message; its bytes are served from `url` (content-addressed by sha256). */

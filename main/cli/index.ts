@@ -5,10 +5,15 @@
  * Exit codes: 0 done, 1 bad input / model / engine failure, 2 usage, 130 stopped by Ctrl+C, 70 our bug.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createApiService } from '../core/api-service.js';
+import { startWebBridge } from '../server/web-bridge.js';
 import { EngineError, EngineHost } from '../engine/host.js';
 import { ModelPackageError } from '../engine/package/manifest.js';
+import { StoreError } from '../core/store/index.js';
 import { verifyPackage } from '../engine/package/verify.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../engine/session.js';
 import type { GenerationConfig } from '../engine/generation/config.js';
@@ -193,13 +198,61 @@ async function verify(dir: string): Promise<number> {
   return 0;
 }
 
-/** The app version from the nearest package.json above this file (source under tsx, or dist/). */
-async function packageVersion(): Promise<string> {
+/** The project folder: the nearest one above this file with a package.json (source under tsx, or dist/). */
+async function packageRoot(): Promise<string> {
   for (let dir = new URL('.', import.meta.url); dir.pathname !== '/'; dir = new URL('..', dir)) {
-    const text = await readFile(new URL('package.json', dir), 'utf8').catch(() => undefined);
-    if (text) return (JSON.parse(text) as { version?: string }).version ?? 'unknown';
+    const found = await stat(new URL('package.json', dir)).then(
+      () => true,
+      () => false,
+    );
+    if (found) return fileURLToPath(dir);
   }
-  return 'unknown';
+  throw new Error('package.json not found above the CLI');
+}
+
+async function packageVersion(): Promise<string> {
+  const pkg = JSON.parse(await readFile(path.join(await packageRoot(), 'package.json'), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
+
+/** Where history and attachments live when --data-dir is not given (XDG data home on Linux). */
+function defaultDataDir(): string {
+  if (process.env.OMNIFUSION_DATA_DIR) return process.env.OMNIFUSION_DATA_DIR;
+  if (process.platform === 'win32') return path.join(process.env.APPDATA ?? os.homedir(), 'OmniFusion');
+  if (process.platform === 'darwin') return path.join(os.homedir(), 'Library/Application Support/OmniFusion');
+  return path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local/share'), 'omnifusion');
+}
+
+interface ServeOptions {
+  host: string;
+  port: number;
+  model?: string;
+  dataDir?: string;
+  device: ExecutionProvider;
+}
+
+/** `omnifusion serve`: the chat UI and the typed API for a browser, until Ctrl+C. */
+async function serve(o: ServeOptions): Promise<number> {
+  const dataDir = o.dataDir ?? defaultDataDir();
+  await mkdir(dataDir, { recursive: true });
+  const modelDir = o.model ?? process.env.OMNIFUSION_MODEL;
+  const api = await createApiService({ dataDir, executionProvider: o.device, ...(modelDir ? { modelDir } : {}) });
+  let bridge;
+  try {
+    bridge = await startWebBridge({ backend: api, host: o.host, port: o.port, staticDir: path.join(await packageRoot(), 'dist/renderer') });
+  } catch (err) {
+    await api.close();
+    throw new UsageError(`cannot listen on ${o.host}:${o.port} (${(err as Error).message})`);
+  }
+  stdout.write(`OmniFusion Desktop is at ${bridge.url}\n`);
+  if (!modelDir) stdout.write('note: no model given (--model DIR or OMNIFUSION_MODEL); chats can be read but not answered\n');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await bridge.close();
+  await api.close();
+  return 0;
 }
 
 /** Build the command tree; `run` receives each action's promise of an exit code. */
@@ -228,6 +281,15 @@ export function buildProgram(run: (code: Promise<number>) => void, version: stri
     .addOption(new Option('--device <ep>', 'execution provider (falls back to cpu with a note)').choices(EXECUTION_PROVIDERS).default('cpu'))
     .option('--threads <n>', 'onnxruntime intra-op threads (default: chosen by onnxruntime)', wholeAtLeast('--threads', 1, MAX_THREADS))
     .action((inputs: string[], o: AskOptions) => run(ask(inputs, o)));
+  program
+    .command('serve')
+    .description('serve the chat window and its API to a browser (loopback only by default; the printed URL carries the access token)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port (0 picks a free one)', wholeAtLeast('--port', 0, 65535), 0)
+    .option('-m, --model <dir>', 'model package folder (default: $OMNIFUSION_MODEL)')
+    .option('--data-dir <dir>', 'history and attachments folder (default: $OMNIFUSION_DATA_DIR or the platform data folder)')
+    .addOption(new Option('--device <ep>', 'execution provider (falls back to cpu with a note)').choices(EXECUTION_PROVIDERS).default('cpu'))
+    .action((o: ServeOptions) => run(serve(o)));
   const models = program.command('models').description('model packages');
   models
     .command('verify')
@@ -252,7 +314,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`omnifusion: ${err.message}\n`);
       return 2;
     }
-    if (err instanceof EngineError || err instanceof ModelPackageError) {
+    if (err instanceof EngineError || err instanceof ModelPackageError || err instanceof StoreError) {
       process.stderr.write(`omnifusion: ${err.message}\n`);
       return 1;
     }

@@ -1,0 +1,340 @@
+/**
+ * The Node implementation of the typed API (main/api/contract.ts): the conversation store plus
+ * the engine host. The Electron main process serves it over IPC and `omnifusion serve` over
+ * HTTP + WebSocket; both get exactly this object.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type {
+  ApiErrorPayload,
+  ApiEvents,
+  AttachmentInfo as ApiAttachment,
+  CallName,
+  CallRequest,
+  CallResponse,
+  ConversationSummary as ApiConversationSummary,
+  EventName,
+  Message as ApiMessage,
+  ModelStatus,
+  OmniFusionApi,
+  Settings,
+} from '../api/contract.js';
+import { decodeImage, ImageInputError } from './images/index.js';
+import { openStore, StoreError, type ConversationStore, type Message, type AttachmentInfo } from './store/index.js';
+import { EngineError, EngineHost, type EngineLauncher, type GenerationHandle } from '../engine/host.js';
+import type { ExecutionProvider } from '../engine/session.js';
+import type { ChatTurn, GenerateResult } from '../engine/protocol.js';
+
+/** Where the app keeps its data and which model it runs. */
+export interface ApiServiceOptions {
+  /** The app's data folder: history database, attachments, settings. */
+  dataDir: string;
+  /** Model package folder; without one, sending a message reports that no model is loaded. */
+  modelDir?: string;
+  executionProvider?: ExecutionProvider;
+  /** How the engine process is started (Electron passes a utilityProcess launcher). */
+  launcher?: EngineLauncher;
+}
+
+/** The API plus what the transports need: attachment files, error payloads, shutdown. */
+export interface ApiService extends OmniFusionApi {
+  attachmentFile(sha256: string): Promise<{ path: string; mime: string } | undefined>;
+  describeError(err: unknown): ApiErrorPayload;
+  close(): Promise<void>;
+}
+
+/** A request the service refuses; one line for the user. */
+export class ApiRequestError extends Error {
+  override name = 'ApiRequestError';
+  constructor(
+    readonly code: ApiErrorPayload['code'],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const DEFAULT_SETTINGS: Settings = { theme: 'system', maxNewTokens: 512, decoding: 'greedy' };
+/** Images a user may attach to one message; OmniFusion puts each one's 576 features in the prompt. */
+const MAX_IMAGES_PER_MESSAGE = 8;
+const IMAGE_MIME: Record<string, string> = {
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  tiff: 'image/tiff',
+  heif: 'image/heif',
+  avif: 'image/avif',
+  svg: 'image/svg+xml',
+};
+
+function toId(id: string, what: string): number {
+  const n = Number(id);
+  if (!Number.isSafeInteger(n) || n < 1) throw new ApiRequestError('bad_request', `${what} "${id}" is not a valid id`);
+  return n;
+}
+
+function toAttachment(a: AttachmentInfo, name = ''): ApiAttachment {
+  return { sha256: a.sha256, mime: a.mime, bytes: a.byteSize, width: a.width ?? 0, height: a.height ?? 0, name, url: `/files/${a.sha256}` };
+}
+
+function toMessage(m: Message): ApiMessage {
+  return {
+    id: String(m.id),
+    conversationId: String(m.conversationId),
+    role: m.role === 'assistant' ? 'assistant' : 'user',
+    content: m.content,
+    status: m.status,
+    ...(m.model ? { model: m.model } : {}),
+    ...(m.timings ? { timings: m.timings } : {}),
+    ...(m.error ? { error: m.error } : {}),
+    attachments: m.attachments.map((a) => toAttachment(a)),
+    createdAt: m.createdAt,
+  };
+}
+
+/** The branch shown: from the root to the newest message, following parent links back. */
+function activeBranch(messages: readonly Message[]): Message[] {
+  if (!messages.length) return [];
+  const byId = new Map(messages.map((m) => [m.id, m]));
+  const branch: Message[] = [];
+  let at: Message | undefined = messages.reduce((a, b) => (b.id > a.id ? b : a));
+  while (at) {
+    branch.push(at);
+    at = at.parentId === null ? undefined : byId.get(at.parentId);
+  }
+  return branch.reverse();
+}
+
+/**
+ * Open the store, start the engine (loading the model in the background) and return the API.
+ * @throws StoreError when the history database cannot be opened (e.g. from a newer app version).
+ */
+export async function createApiService(options: ApiServiceOptions): Promise<ApiService> {
+  const store: ConversationStore = openStore({ dataDir: options.dataDir });
+  const engine = new EngineHost(options.launcher ? { launcher: options.launcher } : {});
+  const listeners = new Map<EventName, Set<(payload: never) => void>>();
+  const active = new Map<number, GenerationHandle>();
+  const settingsFile = path.join(options.dataDir, 'settings.json');
+  let settings: Settings = { ...DEFAULT_SETTINGS, ...(JSON.parse(await readFile(settingsFile, 'utf8').catch(() => '{}')) as Partial<Settings>) };
+  let status: ModelStatus = { name: '', family: '', executionProvider: '', state: 'none' };
+
+  const emit = <E extends EventName>(event: E, payload: ApiEvents[E]): void => {
+    for (const listener of listeners.get(event) ?? []) (listener as (p: ApiEvents[E]) => void)(payload);
+  };
+  const setStatus = (next: ModelStatus): void => {
+    status = next;
+    emit('models.status', status);
+  };
+
+  const modelReady: Promise<void> = options.modelDir
+    ? (async () => {
+        setStatus({ ...status, state: 'loading' });
+        try {
+          const info = await engine.load(options.modelDir!, options.executionProvider ?? 'cpu');
+          setStatus({ name: info.name, family: info.family, executionProvider: info.execution_provider, ...(info.note ? { note: info.note } : {}), state: 'ready' });
+        } catch (err) {
+          setStatus({ ...status, state: 'error', error: (err as Error).message });
+        }
+      })()
+    : Promise.resolve();
+
+  const conversation = (id: string) => {
+    const found = store.getConversation(toId(id, 'conversation'));
+    if (!found) throw new ApiRequestError('not_found', `conversation ${id} does not exist`);
+    return found;
+  };
+
+  const summary = (id: number): ApiConversationSummary => {
+    const s = store.listConversations().find((c) => c.id === id);
+    if (!s) throw new ApiRequestError('not_found', `conversation ${id} does not exist`);
+    return { id: String(s.id), title: s.title, updatedAt: s.updatedAt, preview: s.lastMessage?.preview ?? '' };
+  };
+
+  /** Earlier complete turns of the branch ending at `userMessage`, and the images to show the model. */
+  const contextFor = (messages: readonly Message[], userMessage: Message): { history: ChatTurn[]; images: { path: string }[] } => {
+    const branch = activeBranch(messages.filter((m) => m.id <= userMessage.id || m.id === userMessage.id));
+    const upTo = branch.slice(0, branch.findIndex((m) => m.id === userMessage.id));
+    const history: ChatTurn[] = [];
+    for (let i = 0; i + 1 < upTo.length; i++) {
+      const q = upTo[i]!;
+      const a = upTo[i + 1]!;
+      if (q.role === 'user' && a.role === 'assistant' && a.status !== 'error' && a.content) {
+        history.push({ question: q.content, answer: a.content });
+        i++;
+      }
+    }
+    // A follow-up question without images is about the latest images of the conversation.
+    const withImages = [userMessage, ...[...upTo].reverse()].find((m) => m.role === 'user' && m.attachments.length);
+    const images = (withImages?.attachments ?? []).map((a) => ({ path: store.attachmentPath(a.sha256) }));
+    return { history, images };
+  };
+
+  /** Start answering `userMessage` into a new assistant message (a sibling branch when one exists). */
+  const answer = async (conversationId: number, userMessage: Message): Promise<ApiMessage> => {
+    await modelReady;
+    if (status.state !== 'ready') {
+      throw new ApiRequestError('engine', status.state === 'error' ? `the model could not be loaded: ${status.error}` : 'no model is loaded');
+    }
+    const messages = store.getConversation(conversationId)!.messages;
+    const { history, images } = contextFor(messages, userMessage);
+    const writer = store.beginAssistantMessage(conversationId, status.name, { parentId: userMessage.id });
+    const messageId = writer.messageId;
+    const handle = engine.generate(
+      {
+        images,
+        question: userMessage.content,
+        history,
+        generation: settings.decoding === 'greedy' ? { max_new_tokens: settings.maxNewTokens, do_sample: false, num_beams: 1 } : { max_new_tokens: settings.maxNewTokens },
+      },
+      (_id, text) => {
+        if (!text) return;
+        writer.append(text);
+        emit('generation.token', { messageId: String(messageId), text });
+      },
+    );
+    active.set(messageId, handle);
+    const finish = (result: GenerateResult | undefined, err: unknown): void => {
+      active.delete(messageId);
+      try {
+        if (err) writer.fail(err instanceof Error ? err.message : String(err));
+        else if (result!.finish_reason === 'cancelled') writer.interrupt();
+        else {
+          writer.complete({ timeToFirstTokenMs: result!.timings.ttft_ms, totalMs: result!.timings.total_ms, promptTokens: result!.prompt_length, completionTokens: result!.token_ids.length });
+        }
+      } catch {
+        // The conversation was deleted while answering: nothing left to update.
+        return;
+      }
+      const stored = store.getConversation(conversationId)?.messages.find((m) => m.id === messageId);
+      if (stored) emit('generation.done', { message: toMessage(stored) });
+    };
+    handle.result.then(
+      (r) => finish(r, undefined),
+      (e: unknown) => finish(undefined, e),
+    );
+    const created = store.getConversation(conversationId)!.messages.find((m) => m.id === messageId)!;
+    return toMessage(created);
+  };
+
+  const userMessageOf = (id: string): { conversationId: number; message: Message; messages: Message[] } => {
+    const messageId = toId(id, 'message');
+    for (const c of store.listConversations()) {
+      const full = store.getConversation(c.id)!;
+      const message = full.messages.find((m) => m.id === messageId);
+      if (message) return { conversationId: c.id, message, messages: full.messages };
+    }
+    throw new ApiRequestError('not_found', `message ${id} does not exist`);
+  };
+
+  const handlers: { [C in CallName]: (request: CallRequest<C>) => Promise<CallResponse<C>> | CallResponse<C> } = {
+    'conversations.list': () => store.listConversations().map((s) => ({ id: String(s.id), title: s.title, updatedAt: s.updatedAt, preview: s.lastMessage?.preview ?? '' })),
+    'conversations.create': ({ title }) => summary(store.createConversation(title?.trim() || 'New chat').id),
+    'conversations.get': ({ id }) => {
+      const c = conversation(id);
+      return { id: String(c.id), title: c.title, updatedAt: c.updatedAt, preview: '', messages: activeBranch(c.messages).map(toMessage) };
+    },
+    'conversations.rename': ({ id, title }) => {
+      if (!title?.trim()) throw new ApiRequestError('bad_request', 'the title is empty');
+      if (!store.renameConversation(toId(id, 'conversation'), title.trim())) throw new ApiRequestError('not_found', `conversation ${id} does not exist`);
+      return summary(toId(id, 'conversation'));
+    },
+    'conversations.delete': ({ id }) => ({ deleted: store.deleteConversation(toId(id, 'conversation')) }),
+    'search.messages': ({ query }) =>
+      store.search(query ?? '').map((hit) => ({ conversationId: String(hit.conversationId), messageId: String(hit.messageId), title: hit.conversationTitle, snippet: markHighlights(hit.snippet, hit.highlights) })),
+    'attachments.add': async ({ name, bytes }) => {
+      if (!(bytes instanceof Uint8Array)) throw new ApiRequestError('bad_request', 'attachment bytes are missing');
+      const image = await decodeImage(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { name: name || 'image' });
+      const mime = IMAGE_MIME[image.source.format] ?? 'application/octet-stream';
+      const sha256 = store.putAttachment(bytes, { mime, width: image.width, height: image.height });
+      return toAttachment(store.getAttachment(sha256)!, name);
+    },
+    'generation.send': async ({ conversationId, text, attachments }) => {
+      if (!text?.trim()) throw new ApiRequestError('bad_request', 'the message is empty');
+      if ((attachments ?? []).length > MAX_IMAGES_PER_MESSAGE) throw new ApiRequestError('bad_request', `at most ${MAX_IMAGES_PER_MESSAGE} images per message`);
+      const cid = toId(conversationId, 'conversation');
+      conversation(conversationId);
+      const userMessage = store.addMessage(cid, { role: 'user', content: text.trim(), attachments: attachments ?? [] });
+      const assistantMessage = await answer(cid, userMessage);
+      return { userMessage: toMessage(userMessage), assistantMessage };
+    },
+    'generation.stop': ({ messageId }) => {
+      const handle = active.get(toId(messageId, 'message'));
+      handle?.cancel();
+      return { stopped: handle !== undefined };
+    },
+    'generation.regenerate': async ({ messageId }) => {
+      const { conversationId, message, messages } = userMessageOf(messageId);
+      const parent = messages.find((m) => m.id === message.parentId);
+      if (message.role !== 'assistant' || !parent) throw new ApiRequestError('bad_request', 'only an answer can be regenerated');
+      active.get(message.id)?.cancel();
+      return { assistantMessage: await answer(conversationId, parent) };
+    },
+    'generation.editAndResend': async ({ messageId, text }) => {
+      if (!text?.trim()) throw new ApiRequestError('bad_request', 'the message is empty');
+      const { conversationId, message } = userMessageOf(messageId);
+      if (message.role !== 'user') throw new ApiRequestError('bad_request', 'only a question can be edited');
+      const edited = store.addMessage(conversationId, {
+        role: 'user',
+        content: text.trim(),
+        attachments: message.attachments.map((a) => a.sha256),
+        parentId: message.parentId,
+      });
+      const assistantMessage = await answer(conversationId, edited);
+      return { userMessage: toMessage(edited), assistantMessage };
+    },
+    'models.status': () => status,
+    'settings.get': () => settings,
+    'settings.set': async (patch) => {
+      const next: Settings = { ...settings, ...patch };
+      if (!['system', 'light', 'dark'].includes(next.theme)) throw new ApiRequestError('bad_request', `theme must be system, light or dark`);
+      if (!Number.isInteger(next.maxNewTokens) || next.maxNewTokens < 1 || next.maxNewTokens > 32768) throw new ApiRequestError('bad_request', 'maxNewTokens must be a whole number from 1 to 32768');
+      if (!['greedy', 'model'].includes(next.decoding)) throw new ApiRequestError('bad_request', 'decoding must be greedy or model');
+      settings = next;
+      await writeFile(settingsFile, `${JSON.stringify(settings, null, 2)}\n`);
+      return settings;
+    },
+  };
+
+  return {
+    async call(name, request) {
+      const handler = handlers[name] as ((r: typeof request) => Promise<CallResponse<typeof name>>) | undefined;
+      if (!handler) throw new ApiRequestError('bad_request', `unknown call "${String(name)}"`);
+      return handler(request ?? ({} as typeof request));
+    },
+    on(event, listener) {
+      const set = listeners.get(event) ?? new Set();
+      listeners.set(event, set);
+      set.add(listener as (payload: never) => void);
+      return () => set.delete(listener as (payload: never) => void);
+    },
+    async attachmentFile(sha256) {
+      const info = store.getAttachment(sha256);
+      return info ? { path: store.attachmentPath(sha256), mime: info.mime } : undefined;
+    },
+    describeError(err) {
+      if (err instanceof ApiRequestError) return { code: err.code, message: err.message };
+      if (err instanceof ImageInputError) return { code: 'bad_image', message: err.message };
+      if (err instanceof EngineError) return { code: err.code === 'bad_image' ? 'bad_image' : 'engine', message: err.message };
+      if (err instanceof StoreError) return { code: err.code === 'not_found' ? 'not_found' : 'bad_request', message: err.message };
+      if (err instanceof SyntaxError) return { code: 'bad_request', message: `malformed request: ${err.message}` };
+      return { code: 'internal', message: `internal error: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}` };
+    },
+    async close() {
+      for (const handle of active.values()) handle.cancel();
+      await engine.stop();
+      store.close();
+    },
+  };
+}
+
+/** Mark highlight ranges of a plain-text snippet with «…» (no HTML: the renderer escapes it). */
+function markHighlights(snippet: string, highlights: ReadonlyArray<[number, number]>): string {
+  let out = '';
+  let at = 0;
+  for (const [start, end] of highlights) {
+    out += `${snippet.slice(at, start)}«${snippet.slice(start, end)}»`;
+    at = end;
+  }
+  return out + snippet.slice(at);
+}
