@@ -1,0 +1,189 @@
+/**
+ * `omnifusion serve` as a separate process with the tiny model: the token and Origin checks, the
+ * typed API over HTTP, streamed events over WebSocket, and crash safety of the history: kill -9
+ * in the middle of a streamed answer, restart, and the database is intact with the interrupted
+ * answer marked partial.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import WebSocket from 'ws';
+import { REAL_DATA_DIR, REPO_ROOT, TINY_MODEL_DIR } from '../fixtures/reference-cases.js';
+import { decodeBytes, encodeBytes } from '../../main/server/wire.js';
+
+interface Server {
+  child: ChildProcess;
+  url: string;
+  origin: string;
+  token: string;
+}
+
+/** Start `omnifusion serve` on a free port and wait for the URL it prints. */
+async function startServe(dataDir: string): Promise<Server> {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/omnifusion.js'), 'serve', '--model', TINY_MODEL_DIR, '--data-dir', dataDir, '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const match = /(http:\/\/\S+\?token=\S+)/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+  });
+  const parsed = new URL(url);
+  return { child, url, origin: parsed.origin, token: parsed.searchParams.get('token')! };
+}
+
+async function stopServe(server: Server): Promise<void> {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
+  const gone = new Promise((resolve) => server.child.once('exit', resolve));
+  server.child.kill('SIGTERM');
+  await gone;
+}
+
+async function call<T = unknown>(server: Server, name: string, request: unknown): Promise<T> {
+  const res = await fetch(`${server.origin}/api/call/${name}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.token}` },
+    body: JSON.stringify(request, encodeBytes),
+  });
+  const reply = JSON.parse(await res.text(), decodeBytes) as { ok: boolean; value?: T; error?: { code: string; message: string } };
+  if (!reply.ok) throw Object.assign(new Error(reply.error!.message), { code: reply.error!.code });
+  return reply.value as T;
+}
+
+interface Msg {
+  id: string;
+  role: string;
+  status: string;
+  content: string;
+}
+
+describe('omnifusion serve', () => {
+  let dataDir: string;
+  let server: Server;
+  before(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnifusion-serve-'));
+    server = await startServe(dataDir);
+  });
+  after(async () => {
+    await stopServe(server);
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  test('every request needs the token; another Origin or Host is refused', async () => {
+    const anon = await fetch(`${server.origin}/api/call/conversations.list`, { method: 'POST', body: '{}' });
+    assert.equal(anon.status, 401);
+    const wrong = await fetch(`${server.origin}/api/call/conversations.list`, { method: 'POST', body: '{}', headers: { authorization: 'Bearer nope' } });
+    assert.equal(wrong.status, 401);
+    const page = await fetch(`${server.origin}/`);
+    assert.equal(page.status, 401);
+    const crossSite = await fetch(`${server.origin}/api/call/conversations.list`, {
+      method: 'POST',
+      body: '{}',
+      headers: { authorization: `Bearer ${server.token}`, origin: 'http://evil.example' },
+    });
+    assert.equal(crossSite.status, 403);
+    const withToken = await fetch(server.url);
+    assert.equal(withToken.status, 200);
+    assert.match(withToken.headers.get('set-cookie') ?? '', /HttpOnly; SameSite=Strict/);
+    assert.match(withToken.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+  });
+
+  test('attach, send, stream over WebSocket, store, search', async () => {
+    const conversation = await call<{ id: string }>(server, 'conversations.create', { title: 'Chart' });
+    const bytes = new Uint8Array(await readFile(path.join(REAL_DATA_DIR, 'screenshots/vegalite_bar.png')));
+    const attachment = await call<{ sha256: string; width: number; height: number; url: string }>(server, 'attachments.add', { name: 'bar.png', bytes });
+    assert.equal(attachment.width, 232);
+    await assert.rejects(call(server, 'attachments.add', { name: 'notes.png', bytes: new TextEncoder().encode('not an image') }), /notes\.png: not an image/);
+
+    const ws = new WebSocket(`${server.origin.replace('http', 'ws')}/api/events`, { headers: { authorization: `Bearer ${server.token}` } });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const deltas: string[] = [];
+    const done = new Promise<Msg>((resolve) =>
+      ws.on('message', (data) => {
+        const { event, payload } = JSON.parse(String(data));
+        if (event === 'generation.token') deltas.push(payload.text);
+        if (event === 'generation.done') resolve(payload.message);
+      }),
+    );
+    const sent = await call<{ userMessage: Msg; assistantMessage: Msg }>(server, 'generation.send', {
+      conversationId: conversation.id,
+      text: 'Which bar is the highest?',
+      attachments: [attachment.sha256],
+    });
+    assert.equal(sent.assistantMessage.status, 'partial');
+    const finished = await done;
+    ws.close();
+    assert.equal(finished.status, 'complete');
+    assert.ok(deltas.length > 1, `streamed in ${deltas.length} deltas`);
+    assert.equal(deltas.join(''), finished.content);
+
+    const stored = await call<{ messages: Msg[] }>(server, 'conversations.get', { id: conversation.id });
+    assert.deepEqual(stored.messages.map((m) => [m.role, m.status]), [['user', 'complete'], ['assistant', 'complete']]);
+    assert.equal(stored.messages[1]!.content, finished.content);
+    const hits = await call<{ conversationId: string; snippet: string }[]>(server, 'search.messages', { query: 'highest' });
+    assert.deepEqual(hits.map((h) => h.conversationId), [conversation.id]);
+    assert.match(hits[0]!.snippet, /«highest»/);
+    const file = await fetch(`${server.origin}${attachment.url}`, { headers: { authorization: `Bearer ${server.token}` } });
+    assert.equal(file.headers.get('content-type'), 'image/png');
+    assert.equal((await file.arrayBuffer()).byteLength, bytes.byteLength);
+  });
+});
+
+describe('kill -9 of serve in the middle of a streamed answer', () => {
+  test('after restart the database is intact and the answer is partial up to the last saved batch', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnifusion-crash-'));
+    try {
+      let server = await startServe(dataDir);
+      await call(server, 'settings.set', { maxNewTokens: 4000, decoding: 'greedy' });
+      const conversation = await call<{ id: string }>(server, 'conversations.create', { title: 'Crash' });
+      const image = await call<{ sha256: string }>(server, 'attachments.add', {
+        name: 'receipt.jpg',
+        bytes: new Uint8Array(await readFile(path.join(REAL_DATA_DIR, 'documents/cord_receipt_00004_reencoded.jpg'))),
+      });
+      // A first answer that completes, which must survive intact.
+      await call(server, 'settings.set', { maxNewTokens: 8 });
+      const first = await call<{ assistantMessage: Msg }>(server, 'generation.send', { conversationId: conversation.id, text: 'What is the total?', attachments: [image.sha256] });
+      const db = new Database(path.join(dataDir, 'history.sqlite3'), { readonly: true, fileMustExist: true });
+      const row = (id: string) => db.prepare('SELECT content, status FROM messages WHERE id = ?').get(Number(id)) as { content: string; status: string };
+      while (row(first.assistantMessage.id).status !== 'complete') await new Promise((r) => setTimeout(r, 20));
+      const completed = row(first.assistantMessage.id).content;
+
+      await call(server, 'settings.set', { maxNewTokens: 4000 });
+      const long = await call<{ assistantMessage: Msg }>(server, 'generation.send', { conversationId: conversation.id, text: 'Describe it in detail.', attachments: [] });
+      let seen = '';
+      while (seen.length < 600) {
+        seen = row(long.assistantMessage.id).content;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      server.child.kill('SIGKILL');
+      await new Promise((resolve) => server.child.once('exit', resolve));
+      db.close();
+
+      server = await startServe(dataDir);
+      try {
+        const check = new Database(path.join(dataDir, 'history.sqlite3'), { readonly: true });
+        assert.equal((check.pragma('integrity_check') as { integrity_check: string }[])[0]!.integrity_check, 'ok');
+        check.close();
+        const stored = await call<{ messages: Msg[] }>(server, 'conversations.get', { id: conversation.id });
+        const [, firstAnswer, , interrupted] = stored.messages;
+        assert.equal(firstAnswer!.status, 'complete');
+        assert.equal(firstAnswer!.content, completed);
+        assert.equal(interrupted!.status, 'partial');
+        assert.ok(interrupted!.content.startsWith(seen), 'nothing saved before the kill is lost');
+        assert.ok(interrupted!.content.length < 20_000, 'the answer was cut by the kill');
+      } finally {
+        await stopServe(server);
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
