@@ -7,8 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   # Python/PyTorch for the preprocessing-reference test and fixture rebuilds (Debian's own python3).
-  if ! /usr/bin/python3 -c 'import torch, onnx, PIL' 2>/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-onnx python3-pil >/dev/null
+  # Chromium for the end-to-end tests of the chat window (driven by playwright-core).
+  missing=()
+  /usr/bin/python3 -c 'import torch, onnx, PIL' 2>/dev/null || missing+=(python3-torch python3-onnx python3-pil)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 fi
 ELECTRON_SKIP_BINARY_DOWNLOAD=1 ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}" npm ci --no-audit --no-fund

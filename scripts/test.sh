@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The test command (npm test): typecheck + build, then every *.test.ts with node's test runner.
+# The test command (npm test): typecheck and build (main, preload, renderer), then every
+# *.test.ts with node's test runner. End-to-end tests drive Debian's chromium (scripts/setup.sh
+# installs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shopt -s globstar nullglob
-npx tsc -p tsconfig.json
+npx tsc -p renderer/tsconfig.json
+npm run --silent build
 node --import tsx --test --test-reporter=spec --test-concurrency=1 test/**/*.test.ts

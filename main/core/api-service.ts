@@ -170,12 +170,16 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
     return { history, images };
   };
 
-  /** Start answering `userMessage` into a new assistant message (a sibling branch when one exists). */
-  const answer = async (conversationId: number, userMessage: Message): Promise<ApiMessage> => {
+  /** Refuse before anything is stored when there is no model to answer with. */
+  const requireModel = async (): Promise<void> => {
     await modelReady;
     if (status.state !== 'ready') {
       throw new ApiRequestError('engine', status.state === 'error' ? `the model could not be loaded: ${status.error}` : 'no model is loaded');
     }
+  };
+
+  /** Start answering `userMessage` into a new assistant message (a sibling branch when one exists). */
+  const answer = async (conversationId: number, userMessage: Message): Promise<ApiMessage> => {
     const messages = store.getConversation(conversationId)!.messages;
     const { history, images } = contextFor(messages, userMessage);
     const writer = store.beginAssistantMessage(conversationId, status.name, { parentId: userMessage.id });
@@ -254,6 +258,7 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
       if ((attachments ?? []).length > MAX_IMAGES_PER_MESSAGE) throw new ApiRequestError('bad_request', `at most ${MAX_IMAGES_PER_MESSAGE} images per message`);
       const cid = toId(conversationId, 'conversation');
       conversation(conversationId);
+      await requireModel();
       const userMessage = store.addMessage(cid, { role: 'user', content: text.trim(), attachments: attachments ?? [] });
       const assistantMessage = await answer(cid, userMessage);
       return { userMessage: toMessage(userMessage), assistantMessage };
@@ -265,6 +270,7 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
     },
     'generation.regenerate': async ({ messageId }) => {
       const { conversationId, message, messages } = userMessageOf(messageId);
+      await requireModel();
       const parent = messages.find((m) => m.id === message.parentId);
       if (message.role !== 'assistant' || !parent) throw new ApiRequestError('bad_request', 'only an answer can be regenerated');
       active.get(message.id)?.cancel();
@@ -273,6 +279,7 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
     'generation.editAndResend': async ({ messageId, text }) => {
       if (!text?.trim()) throw new ApiRequestError('bad_request', 'the message is empty');
       const { conversationId, message } = userMessageOf(messageId);
+      await requireModel();
       if (message.role !== 'user') throw new ApiRequestError('bad_request', 'only a question can be edited');
       const edited = store.addMessage(conversationId, {
         role: 'user',

@@ -6,57 +6,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
-import { REAL_DATA_DIR, REPO_ROOT, TINY_MODEL_DIR } from '../fixtures/reference-cases.js';
-import { decodeBytes, encodeBytes } from '../../main/server/wire.js';
-
-interface Server {
-  child: ChildProcess;
-  url: string;
-  origin: string;
-  token: string;
-}
-
-/** Start `omnifusion serve` on a free port and wait for the URL it prints. */
-async function startServe(dataDir: string): Promise<Server> {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/omnifusion.js'), 'serve', '--model', TINY_MODEL_DIR, '--data-dir', dataDir, '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const match = /(http:\/\/\S+\?token=\S+)/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-  });
-  const parsed = new URL(url);
-  return { child, url, origin: parsed.origin, token: parsed.searchParams.get('token')! };
-}
-
-async function stopServe(server: Server): Promise<void> {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
-  const gone = new Promise((resolve) => server.child.once('exit', resolve));
-  server.child.kill('SIGTERM');
-  await gone;
-}
-
-async function call<T = unknown>(server: Server, name: string, request: unknown): Promise<T> {
-  const res = await fetch(`${server.origin}/api/call/${name}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${server.token}` },
-    body: JSON.stringify(request, encodeBytes),
-  });
-  const reply = JSON.parse(await res.text(), decodeBytes) as { ok: boolean; value?: T; error?: { code: string; message: string } };
-  if (!reply.ok) throw Object.assign(new Error(reply.error!.message), { code: reply.error!.code });
-  return reply.value as T;
-}
+import { REAL_DATA_DIR } from '../fixtures/reference-cases.js';
+import { call, startServe, stopServe, type Server } from '../helpers/serve.js';
 
 interface Msg {
   id: string;

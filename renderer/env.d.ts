@@ -1,0 +1,3 @@
+/// <reference types="svelte" />
+/** Svelte's ambient types (runes, `*.svelte` modules); the renderer has no Node types. */
+declare module '*.css';

@@ -1,0 +1,329 @@
+/**
+ * A fake engine for `?demo` (browser only): the whole UI without a server or a model, for
+ * previews, screenshots and trying the interface. Conversations live in memory; answers are
+ * canned Markdown with math, streamed a few characters at a time. `?demo=empty` starts with no
+ * history. Loaded only by a dynamic import, so it is a separate chunk the app never fetches
+ * otherwise.
+ */
+import type {
+  ApiEvents,
+  AttachmentInfo,
+  CallName,
+  CallRequest,
+  CallResponse,
+  Conversation,
+  EventName,
+  Message,
+  ModelStatus,
+  OmniFusionApi,
+  SearchHit,
+  Settings,
+} from '../../../main/api/contract';
+import { ApiError } from './errors';
+
+const MODEL = 'OmniFusion 1.1 (demo)';
+const PROVIDER = 'cpu';
+
+const ANSWERS = {
+  math: String.raw`The page shows the quadratic formula. For $ax^2 + bx + c = 0$ with $a \neq 0$:
+
+$$x = \frac{-b \pm \sqrt{b^2 - 4ac}}{2a}$$
+
+The discriminant $\Delta = b^2 - 4ac$ decides the roots:
+
+\[
+\begin{cases}
+\Delta > 0 & \text{two real roots} \\
+\Delta = 0 & \text{one double root} \\
+\Delta < 0 & \text{two complex roots}
+\end{cases}
+\]
+
+For example $x^2 - 5x + 6 = 0$ factors as \((x-2)(x-3)=0\), so $x \in \{2, 3\}$.`,
+  image: String.raw`This is a photo of a handwritten page. It contains:
+
+1. A heading, **"Homework 3"**.
+2. An integral, $\int_0^1 x^2\,dx = \tfrac{1}{3}$.
+3. A short derivation:
+
+$$
+\begin{aligned}
+(a+b)^2 &= a^2 + 2ab + b^2 \\
+        &\ge 4ab
+\end{aligned}
+$$
+
+The last line has a small mistake: it should read $(a+b)^2 \ge 4ab$ only for real $a, b$, which holds because $(a-b)^2 \ge 0$.`,
+  text: String.raw`Here is a short answer with a bit of everything the renderer handles:
+
+- Currency stays text: the book costs $5 and the pen $10.
+- Inline math: Euler's identity $e^{i\pi} + 1 = 0$.
+- A matrix: $\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}$
+- Code:
+
+` + '```python\ndef area(r):\n    return 3.14159 * r ** 2\n```' + String.raw`
+
+See [the KaTeX documentation](https://katex.org/docs/supported.html) for the supported commands.`,
+};
+
+function pickAnswer(text: string, images: number): string {
+  if (images > 0) return ANSWERS.image;
+  if (/formula|equation|math|solve|root|x\^?2/i.test(text)) return ANSWERS.math;
+  return ANSWERS.text;
+}
+
+let counter = 0;
+function id(prefix: string): string {
+  counter++;
+  return `${prefix}-${Date.now().toString(36)}-${counter}`;
+}
+
+function clone<T>(value: T): T {
+  return structuredClone(value);
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  if (crypto.subtle) {
+    const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+    return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+  return Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+interface Running {
+  timer: ReturnType<typeof setInterval>;
+  message: Message;
+  rest: string;
+}
+
+export function createDemoApi(): OmniFusionApi {
+  const params = new URLSearchParams(location.search);
+  const conversations = new Map<string, Conversation>();
+  const files = new Map<string, AttachmentInfo>();
+  const listeners = new Map<string, Set<(payload: unknown) => void>>();
+  const running = new Map<string, Running>();
+  let settings: Settings = { theme: 'system', maxNewTokens: 512, decoding: 'greedy' };
+  const status: ModelStatus = {
+    name: MODEL,
+    family: 'omnifusion',
+    executionProvider: PROVIDER,
+    note: 'Demo mode: canned answers, no model runs',
+    state: 'ready',
+  };
+
+  function emit<E extends EventName>(event: E, payload: ApiEvents[E]): void {
+    for (const l of listeners.get(event) ?? []) l(clone(payload));
+  }
+
+  function summary(c: Conversation): CallResponse<'conversations.create'> {
+    return { id: c.id, title: c.title, updatedAt: c.updatedAt, preview: c.preview };
+  }
+
+  function touch(c: Conversation): void {
+    c.updatedAt = Date.now();
+    const last = c.messages.at(-1);
+    c.preview = (last?.content ?? '').replace(/\s+/g, ' ').slice(0, 120);
+  }
+
+  function conversation(idValue: string): Conversation {
+    const c = conversations.get(idValue);
+    if (!c) throw new ApiError('not_found', 'No such conversation.');
+    return c;
+  }
+
+  function findMessage(messageId: string): { c: Conversation; i: number } {
+    for (const c of conversations.values()) {
+      const i = c.messages.findIndex((m) => m.id === messageId);
+      if (i >= 0) return { c, i };
+    }
+    throw new ApiError('not_found', 'No such message.');
+  }
+
+  function newMessage(c: Conversation, role: Message['role'], content: string, attachments: AttachmentInfo[] = []): Message {
+    const m: Message = { id: id('m'), conversationId: c.id, role, content, status: role === 'user' ? 'complete' : 'partial', attachments, createdAt: Date.now() };
+    if (role === 'assistant') {
+      m.model = MODEL;
+      m.executionProvider = PROVIDER;
+    }
+    return m;
+  }
+
+  function finish(messageId: string, stopped: boolean): void {
+    const run = running.get(messageId);
+    if (!run) return;
+    clearInterval(run.timer);
+    running.delete(messageId);
+    const { c, i } = findMessage(messageId);
+    const m = c.messages[i]!;
+    m.status = stopped ? 'partial' : 'complete';
+    m.timings = { timeToFirstTokenMs: 180, totalMs: Date.now() - m.createdAt, promptTokens: 700, completionTokens: Math.round(m.content.length / 4) };
+    touch(c);
+    emit('generation.done', { message: clone(m) });
+  }
+
+  /** Start streaming an answer to the user message at index `userIndex`. */
+  function answer(c: Conversation, user: Message): Message {
+    const m = newMessage(c, 'assistant', '');
+    c.messages.push(m);
+    const run: Running = {
+      message: m,
+      rest: pickAnswer(user.content, user.attachments.length),
+      timer: setInterval(() => {
+        if (!run.rest) return finish(m.id, false);
+        const n = 3 + Math.floor(Math.random() * 6);
+        const piece = run.rest.slice(0, n);
+        run.rest = run.rest.slice(n);
+        m.content += piece;
+        emit('generation.token', { messageId: m.id, text: piece });
+      }, 35),
+    };
+    running.set(m.id, run);
+    return m;
+  }
+
+  function seed(): void {
+    const now = Date.now();
+    const add = (title: string, minutesAgo: number, turns: [string, string, Message['status']?][]): void => {
+      const c: Conversation = { id: id('c'), title, updatedAt: now - minutesAgo * 60_000, preview: '', messages: [] };
+      for (const [q, a, s] of turns) {
+        c.messages.push(newMessage(c, 'user', q));
+        const m = newMessage(c, 'assistant', a);
+        m.status = s ?? 'complete';
+        if (s === 'error') m.error = 'The engine stopped unexpectedly (exit code 134).';
+        m.timings = { timeToFirstTokenMs: 900, totalMs: 5400, promptTokens: 650, completionTokens: 104 };
+        c.messages.push(m);
+      }
+      const last = c.messages.at(-1);
+      c.preview = (last?.content ?? '').replace(/\s+/g, ' ').slice(0, 120);
+      for (const m of c.messages) m.createdAt = c.updatedAt;
+      conversations.set(c.id, c);
+    };
+    add('Quadratic formula from a textbook page', 5, [['What formula is on this page, and how do I use it?', ANSWERS.math]]);
+    add('Rendering check', 90, [
+      ['Show me what you can render.', ANSWERS.text],
+      ['And the homework photo?', ANSWERS.image.slice(0, 160), 'partial'],
+    ]);
+    add('Receipt totals', 60 * 26, [['Add up this receipt.', '', 'error']]);
+  }
+
+  if (params.get('demo') !== 'empty') seed();
+
+  async function call<C extends CallName>(name: C, request: CallRequest<C>): Promise<CallResponse<C>> {
+    await new Promise((r) => setTimeout(r, 40));
+    const req = request as Record<string, unknown>;
+    const reply = (value: unknown): CallResponse<C> => clone(value) as CallResponse<C>;
+    switch (name) {
+      case 'conversations.list':
+        return reply([...conversations.values()].map(summary).sort((a, b) => b.updatedAt - a.updatedAt));
+      case 'conversations.create': {
+        const c: Conversation = { id: id('c'), title: (req.title as string) || 'New chat', updatedAt: Date.now(), preview: '', messages: [] };
+        conversations.set(c.id, c);
+        return reply(summary(c));
+      }
+      case 'conversations.get':
+        return reply(conversation(req.id as string));
+      case 'conversations.rename': {
+        const c = conversation(req.id as string);
+        c.title = String(req.title).trim() || c.title;
+        return reply(summary(c));
+      }
+      case 'conversations.delete':
+        return reply({ deleted: conversations.delete(req.id as string) });
+      case 'search.messages': {
+        const q = String(req.query).toLowerCase();
+        const hits: SearchHit[] = [];
+        for (const c of conversations.values()) {
+          for (const m of c.messages) {
+            const at = m.content.toLowerCase().indexOf(q);
+            if (!q || at < 0) continue;
+            const start = Math.max(0, at - 40);
+            const snippet = `${start > 0 ? '…' : ''}${m.content.slice(start, at)}«${m.content.slice(at, at + q.length)}»${m.content.slice(at + q.length, at + q.length + 60)}…`;
+            hits.push({ conversationId: c.id, messageId: m.id, title: c.title, snippet });
+          }
+        }
+        return reply(hits);
+      }
+      case 'attachments.add': {
+        const { name: fileName, bytes } = request as CallRequest<'attachments.add'>;
+        const blob = new Blob([bytes as Uint8Array<ArrayBuffer>]);
+        let bitmap: ImageBitmap;
+        try {
+          bitmap = await createImageBitmap(blob);
+        } catch {
+          throw new ApiError('bad_image', `${fileName} is not an image this app can read.`);
+        }
+        const sha256 = await sha256Hex(bytes);
+        const info: AttachmentInfo = files.get(sha256) ?? {
+          sha256,
+          mime: 'image/*',
+          bytes: bytes.length,
+          width: bitmap.width,
+          height: bitmap.height,
+          name: fileName,
+          url: URL.createObjectURL(blob),
+        };
+        bitmap.close();
+        files.set(sha256, info);
+        return reply(info);
+      }
+      case 'generation.send': {
+        const r = request as CallRequest<'generation.send'>;
+        const c = conversation(r.conversationId);
+        const attachments = r.attachments.map((sha) => {
+          const info = files.get(sha);
+          if (!info) throw new ApiError('bad_request', 'Unknown attachment.');
+          return info;
+        });
+        const user = newMessage(c, 'user', r.text, attachments);
+        c.messages.push(user);
+        const assistant = answer(c, user);
+        touch(c);
+        const value = reply({ userMessage: user, assistantMessage: { ...assistant, content: '' } });
+        // Let the first tokens overtake the reply, as they can over a real event stream.
+        await new Promise((r) => setTimeout(r, 60));
+        return value;
+      }
+      case 'generation.stop': {
+        const messageId = req.messageId as string;
+        const was = running.has(messageId);
+        finish(messageId, true);
+        return reply({ stopped: was });
+      }
+      case 'generation.regenerate': {
+        const { c, i } = findMessage(req.messageId as string);
+        const user = c.messages[i - 1];
+        if (!user || user.role !== 'user') throw new ApiError('bad_request', 'Nothing to answer.');
+        c.messages.splice(i);
+        return reply({ assistantMessage: { ...answer(c, user), content: '' } });
+      }
+      case 'generation.editAndResend': {
+        const { c, i } = findMessage(req.messageId as string);
+        const old = c.messages[i]!;
+        c.messages.splice(i);
+        const user = newMessage(c, 'user', String(req.text), old.attachments);
+        c.messages.push(user);
+        return reply({ userMessage: user, assistantMessage: { ...answer(c, user), content: '' } });
+      }
+      case 'models.status':
+        return reply(status);
+      case 'settings.get':
+        return reply(settings);
+      case 'settings.set':
+        settings = { ...settings, ...(request as Partial<Settings>) };
+        return reply(settings);
+      default:
+        throw new ApiError('bad_request', `Unknown call ${String(name)}`);
+    }
+  }
+
+  return {
+    call,
+    on(event, listener) {
+      let set = listeners.get(event);
+      if (!set) listeners.set(event, (set = new Set()));
+      const l = listener as (payload: unknown) => void;
+      set.add(l);
+      return () => set.delete(l);
+    },
+  };
+}

@@ -1,0 +1,378 @@
+/**
+ * Conversations, the open conversation, search and generation: everything the chat window shows
+ * that comes from the API. Streams arrive as `generation.token` deltas and end with
+ * `generation.done` carrying the final message (which replaces whatever was streamed).
+ *
+ * Events can overtake the reply of the call that started them (the HTTP reply of generation.send
+ * may land after the first tokens over the WebSocket), so deltas for a message id not seen yet are
+ * held for a while and applied when the message appears.
+ */
+import { SvelteSet } from 'svelte/reactivity';
+import type { Conversation, ConversationSummary, Message, OmniFusionApi, SearchHit } from '../../../main/api/contract';
+import { errorMessage } from '../platform/errors';
+import { isConnectionAware } from '../platform/web-bridge';
+import { ui } from './ui.svelte';
+
+/** Title of a conversation the user has not named yet. */
+export const DEFAULT_TITLE = 'New chat';
+const EARLY_TTL_MS = 60_000;
+
+interface Early {
+  text: string;
+  done?: Message;
+  at: number;
+}
+
+/** A title from the first message: its first line, shortened at a word boundary. */
+export function titleFrom(text: string, hasImages: boolean): string {
+  const line = text.trim().split('\n')[0]?.trim() ?? '';
+  if (!line) return hasImages ? 'Image question' : DEFAULT_TITLE;
+  if (line.length <= 60) return line;
+  const cut = line.slice(0, 60);
+  const space = cut.lastIndexOf(' ');
+  return `${space > 30 ? cut.slice(0, space) : cut}…`;
+}
+
+class ChatState {
+  conversations = $state<ConversationSummary[]>([]);
+  listLoaded = $state(false);
+  current = $state<Conversation | null>(null);
+  /** Id of the conversation being opened (current may still be the previous one). */
+  openingId = $state<string | null>(null);
+  /** Assistant messages receiving tokens right now. */
+  streaming = new SvelteSet<string>();
+  /** A send/regenerate/edit call is on its way. */
+  busy = $state(false);
+  /** Message to scroll to and highlight (from a search hit). */
+  highlightId = $state<string | null>(null);
+
+  searchQuery = $state('');
+  searchHits = $state<SearchHit[]>([]);
+  searching = $state(false);
+  searchError = $state<string | null>(null);
+
+  connection = $state<'open' | 'connecting' | 'closed'>('open');
+
+  /** The streaming message of the open conversation, if any. */
+  streamingMessage = $derived(this.current?.messages.find((m) => this.streaming.has(m.id)) ?? null);
+  generating = $derived(this.busy || this.streamingMessage !== null);
+
+  #api!: OmniFusionApi;
+  #early = new Map<string, Early>();
+  #searchSeq = 0;
+  #openSeq = 0;
+  #listTimer: ReturnType<typeof setTimeout> | undefined;
+
+  async init(api: OmniFusionApi): Promise<void> {
+    this.#api = api;
+    api.on('generation.token', ({ messageId, text }) => this.#onToken(messageId, text));
+    api.on('generation.done', ({ message }) => this.#onDone(message));
+    if (isConnectionAware(api)) {
+      let wasDown = false;
+      api.onConnection((state) => {
+        this.connection = state;
+        if (state === 'closed') wasDown = true;
+        if (state === 'open' && wasDown) {
+          wasDown = false;
+          void this.#resync();
+        }
+      });
+    }
+    await this.refreshList();
+  }
+
+  // ---- conversations -------------------------------------------------------------------------
+
+  async refreshList(): Promise<void> {
+    try {
+      const list = await this.#api.call('conversations.list', {});
+      this.conversations = [...list].sort((a, b) => b.updatedAt - a.updatedAt);
+      this.listLoaded = true;
+    } catch (err) {
+      ui.toast(`Conversations could not be loaded: ${errorMessage(err)}`, 'error');
+    }
+  }
+
+  #refreshListSoon(): void {
+    clearTimeout(this.#listTimer);
+    this.#listTimer = setTimeout(() => void this.refreshList(), 300);
+  }
+
+  async open(id: string, highlight: string | null = null): Promise<void> {
+    this.highlightId = highlight;
+    if (this.current?.id === id && !highlight) return;
+    const seq = ++this.#openSeq;
+    this.openingId = id;
+    try {
+      const conversation = await this.#api.call('conversations.get', { id });
+      if (seq !== this.#openSeq) return;
+      this.current = conversation;
+      for (const m of conversation.messages) this.#applyEarly(m);
+    } catch (err) {
+      if (seq === this.#openSeq) ui.toast(`The conversation could not be opened: ${errorMessage(err)}`, 'error');
+    } finally {
+      if (seq === this.#openSeq) this.openingId = null;
+    }
+  }
+
+  async newChat(): Promise<ConversationSummary | null> {
+    try {
+      const summary = await this.#api.call('conversations.create', { title: DEFAULT_TITLE });
+      this.conversations = [summary, ...this.conversations.filter((c) => c.id !== summary.id)];
+      ++this.#openSeq;
+      this.openingId = null;
+      this.highlightId = null;
+      this.current = { ...summary, messages: [] };
+      return summary;
+    } catch (err) {
+      ui.toast(`A new conversation could not be created: ${errorMessage(err)}`, 'error');
+      return null;
+    }
+  }
+
+  async rename(id: string, title: string): Promise<boolean> {
+    const clean = title.trim();
+    if (!clean) return false;
+    try {
+      const summary = await this.#api.call('conversations.rename', { id, title: clean });
+      this.#replaceSummary(summary);
+      if (this.current?.id === id) this.current.title = summary.title;
+      return true;
+    } catch (err) {
+      ui.toast(`Rename failed: ${errorMessage(err)}`, 'error');
+      return false;
+    }
+  }
+
+  async remove(id: string): Promise<boolean> {
+    try {
+      await this.#api.call('conversations.delete', { id });
+      this.conversations = this.conversations.filter((c) => c.id !== id);
+      this.searchHits = this.searchHits.filter((h) => h.conversationId !== id);
+      if (this.current?.id === id) {
+        this.current = null;
+        ++this.#openSeq;
+      }
+      return true;
+    } catch (err) {
+      ui.toast(`Delete failed: ${errorMessage(err)}`, 'error');
+      return false;
+    }
+  }
+
+  #replaceSummary(summary: ConversationSummary): void {
+    const i = this.conversations.findIndex((c) => c.id === summary.id);
+    if (i >= 0) this.conversations[i] = summary;
+    else this.conversations.unshift(summary);
+  }
+
+  // ---- search --------------------------------------------------------------------------------
+
+  async search(query: string): Promise<void> {
+    this.searchQuery = query;
+    const seq = ++this.#searchSeq;
+    const q = query.trim();
+    if (!q) {
+      this.searchHits = [];
+      this.searching = false;
+      this.searchError = null;
+      return;
+    }
+    this.searching = true;
+    try {
+      const hits = await this.#api.call('search.messages', { query: q });
+      if (seq !== this.#searchSeq) return;
+      this.searchHits = hits;
+      this.searchError = null;
+    } catch (err) {
+      if (seq !== this.#searchSeq) return;
+      this.searchHits = [];
+      this.searchError = errorMessage(err);
+    } finally {
+      if (seq === this.#searchSeq) this.searching = false;
+    }
+  }
+
+  clearSearch(): void {
+    void this.search('');
+  }
+
+  // ---- generation ----------------------------------------------------------------------------
+
+  /** Send the composer's text and attachments; false when nothing was sent (the draft stays). */
+  async send(text: string, attachments: string[]): Promise<boolean> {
+    if (this.generating || !text.trim()) return false;
+    this.busy = true;
+    let conversationId: string | undefined;
+    try {
+      let conversation = this.current;
+      if (!conversation) {
+        const summary = await this.#api.call('conversations.create', { title: titleFrom(text, attachments.length > 0) });
+        this.conversations = [summary, ...this.conversations];
+        conversation = this.current = { ...summary, messages: [] };
+      } else if (conversation.messages.length === 0 && conversation.title === DEFAULT_TITLE) {
+        void this.rename(conversation.id, titleFrom(text, attachments.length > 0));
+      }
+      conversationId = conversation.id;
+      const { userMessage, assistantMessage } = await this.#api.call('generation.send', {
+        conversationId: conversation.id,
+        text,
+        attachments,
+      });
+      if (this.current?.id === conversation.id) {
+        this.current.messages.push(userMessage);
+        this.#addStreaming(assistantMessage, this.current.messages.length);
+      }
+      this.#refreshListSoon();
+      return true;
+    } catch (err) {
+      ui.toast(`Not sent: ${errorMessage(err)}`, 'error');
+      // The question may have been stored before the answer failed to start: show what is there.
+      if (conversationId && this.current?.id === conversationId) void this.#resync();
+      return false;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const message = this.streamingMessage;
+    if (!message) return;
+    try {
+      const { stopped } = await this.#api.call('generation.stop', { messageId: message.id });
+      if (!stopped && this.streaming.has(message.id)) {
+        // Nothing was running: the end was missed (e.g. while the event stream was down).
+        this.streaming.delete(message.id);
+        void this.#resync();
+      }
+    } catch (err) {
+      ui.toast(`Could not stop: ${errorMessage(err)}`, 'error');
+    }
+  }
+
+  async regenerate(messageId: string): Promise<void> {
+    if (this.generating) return;
+    this.busy = true;
+    const conversationId = this.current?.id;
+    try {
+      const { assistantMessage } = await this.#api.call('generation.regenerate', { messageId });
+      if (this.current && this.current.id === conversationId) {
+        const messages = this.current.messages;
+        const i = messages.findIndex((m) => m.id === messageId);
+        if (i >= 0) messages.splice(i, 1);
+        this.#addStreaming(assistantMessage, i >= 0 ? i : messages.length);
+      }
+      this.#refreshListSoon();
+    } catch (err) {
+      ui.toast(`Regenerate failed: ${errorMessage(err)}`, 'error');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Replace a user message's text, drop what followed and answer again. */
+  async editAndResend(messageId: string, text: string): Promise<boolean> {
+    if (this.generating || !text.trim()) return false;
+    this.busy = true;
+    const conversationId = this.current?.id;
+    try {
+      const { userMessage, assistantMessage } = await this.#api.call('generation.editAndResend', { messageId, text });
+      if (this.current && this.current.id === conversationId) {
+        const messages = this.current.messages;
+        const i = messages.findIndex((m) => m.id === messageId);
+        if (i >= 0) messages.splice(i);
+        messages.push(userMessage);
+        this.#addStreaming(assistantMessage, messages.length);
+      }
+      this.#refreshListSoon();
+      return true;
+    } catch (err) {
+      ui.toast(`Edit failed: ${errorMessage(err)}`, 'error');
+      return false;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Put a new assistant message at `index`, streaming unless its end already arrived. */
+  #addStreaming(message: Message, index: number): void {
+    if (!this.current) return;
+    this.current.messages.splice(index, 0, message);
+    this.streaming.add(message.id);
+    const added = this.current.messages[index];
+    if (added) this.#applyEarly(added);
+  }
+
+  #findMessage(id: string): Message | undefined {
+    return this.current?.messages.find((m) => m.id === id);
+  }
+
+  #onToken(messageId: string, text: string): void {
+    const message = this.#findMessage(messageId);
+    if (message) {
+      if (!this.streaming.has(messageId)) {
+        if (message.status !== 'partial') return; // a late delta of an answer already complete
+        this.streaming.add(messageId);
+      }
+      message.content += text;
+      return;
+    }
+    this.#pruneEarly();
+    const early = this.#early.get(messageId);
+    if (early) early.text += text;
+    else this.#early.set(messageId, { text, at: Date.now() });
+  }
+
+  #onDone(final: Message): void {
+    const current = this.current;
+    const i = current ? current.messages.findIndex((m) => m.id === final.id) : -1;
+    if (current && i >= 0) {
+      current.messages[i] = final;
+      this.streaming.delete(final.id);
+      ui.announce(final.status === 'error' ? 'The answer failed.' : final.status === 'partial' ? 'Answer stopped.' : 'Answer finished.');
+    } else {
+      this.#pruneEarly();
+      const early = this.#early.get(final.id) ?? { text: '', at: Date.now() };
+      early.done = final;
+      this.#early.set(final.id, early);
+    }
+    this.#refreshListSoon();
+  }
+
+  /** Apply what arrived for this message before the message itself did. */
+  #applyEarly(message: Message): void {
+    const early = this.#early.get(message.id);
+    if (!early) return;
+    this.#early.delete(message.id);
+    const messages = this.current?.messages;
+    if (early.done && messages) {
+      const i = messages.findIndex((m) => m.id === message.id);
+      if (i >= 0) messages[i] = early.done;
+      this.streaming.delete(message.id);
+    } else {
+      message.content += early.text;
+    }
+  }
+
+  #pruneEarly(): void {
+    const now = Date.now();
+    for (const [id, early] of this.#early) if (now - early.at > EARLY_TTL_MS) this.#early.delete(id);
+  }
+
+  /** After the event stream was down: reload what may have changed meanwhile. */
+  async #resync(): Promise<void> {
+    void this.refreshList();
+    const id = this.current?.id;
+    if (!id) return;
+    try {
+      const conversation = await this.#api.call('conversations.get', { id });
+      if (this.current?.id !== id) return;
+      for (const m of conversation.messages) if (m.status !== 'partial') this.streaming.delete(m.id);
+      this.current = conversation;
+    } catch {
+      // the next resync or user action will tell
+    }
+  }
+}
+
+export const chat = new ChatState();

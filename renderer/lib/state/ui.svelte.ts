@@ -1,0 +1,77 @@
+/** Window-level UI state: toasts, the image viewer, the narrow-layout sidebar, open dialogs. */
+
+export interface Toast {
+  id: number;
+  text: string;
+  kind: 'info' | 'error';
+}
+
+/** An image the full-size viewer shows. */
+export interface ViewerImage {
+  src: string;
+  name: string;
+  width?: number;
+  height?: number;
+}
+
+class UiState {
+  toasts = $state<Toast[]>([]);
+  viewer = $state<ViewerImage | null>(null);
+  cameraOpen = $state(false);
+  /** Narrow windows (small screens, 200% zoom) show the conversation list as an overlay. */
+  sidebarOpen = $state(false);
+  /** Polite announcements for screen readers (e.g. "Answer finished"). */
+  announcement = $state('');
+  #nextId = 1;
+
+  /** True while a modal dialog owns Escape. */
+  get modalOpen(): boolean {
+    return this.viewer !== null || this.cameraOpen;
+  }
+
+  toast(text: string, kind: Toast['kind'] = 'info', ms = kind === 'error' ? 6000 : 2500): void {
+    const id = this.#nextId++;
+    this.toasts.push({ id, text, kind });
+    setTimeout(() => this.dismiss(id), ms);
+  }
+
+  dismiss(id: number): void {
+    const i = this.toasts.findIndex((t) => t.id === id);
+    if (i >= 0) this.toasts.splice(i, 1);
+  }
+
+  announce(text: string): void {
+    // Clear first so that the same text is announced again.
+    this.announcement = '';
+    queueMicrotask(() => (this.announcement = text));
+  }
+}
+
+export const ui = new UiState();
+
+/** Copy text; falls back to execCommand where the Clipboard API is missing (plain http off loopback). */
+export async function copyText(text: string): Promise<boolean> {
+  try {
+    if (navigator.clipboard?.writeText) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    // fall through to the legacy path
+  }
+  const area = document.createElement('textarea');
+  area.value = text;
+  area.setAttribute('readonly', '');
+  area.style.position = 'fixed';
+  area.style.opacity = '0';
+  document.body.appendChild(area);
+  area.select();
+  let ok = false;
+  try {
+    ok = document.execCommand('copy');
+  } catch {
+    ok = false;
+  }
+  area.remove();
+  return ok;
+}
