@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 shopt -s globstar nullglob
 npx tsc -p renderer/tsconfig.json
+npx tsc -p main/app/tsconfig.preload.json
 npm run --silent build
 node --import tsx --test --test-reporter=spec --test-concurrency=1 test/**/*.test.ts
