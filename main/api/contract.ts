@@ -5,14 +5,18 @@
  * runtime imports, so both the renderer (browser) and Node code can use it.
  */
 
-/** How a message ended: complete, still streaming or cut by a crash/stop (partial), or failed. */
+/** complete: finished; partial: streaming, stopped, or cut by a crash; error: generation failed. */
 export type MessageStatus = 'complete' | 'partial' | 'error';
 
-/** How an answer was produced: times in milliseconds, sizes in tokens. */
+/** What the engine measured while generating a message; every field optional. */
 export interface MessageTimings {
+  /** Request to first token, ms. */
   timeToFirstTokenMs?: number;
+  /** Request to last token, ms. */
   totalMs?: number;
+  /** Tokens in the prompt, images included. */
   promptTokens?: number;
+  /** Tokens generated. */
   completionTokens?: number;
 }
 

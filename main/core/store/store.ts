@@ -7,6 +7,7 @@
  * WAL with synchronous=NORMAL: a committed write survives a crash of the process (not
  * necessarily a power cut), readers never block the writer.
  */
+import type { MessageStatus, MessageTimings } from '../../api/contract.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -37,20 +38,8 @@ const SNIPPET_TOKENS = 16;
 
 /** Who wrote a message. */
 export type MessageRole = 'system' | 'user' | 'assistant';
-/** complete: finished; partial: streaming, interrupted or cut by a crash; error: generation failed. */
-export type MessageStatus = 'complete' | 'partial' | 'error';
-
-/** What the engine measured while generating a message; every field optional. */
-export interface MessageTimings {
-  /** Request to first token, ms. */
-  timeToFirstTokenMs?: number;
-  /** Request to last token, ms. */
-  totalMs?: number;
-  /** Tokens in the prompt, images included. */
-  promptTokens?: number;
-  /** Tokens generated. */
-  completionTokens?: number;
-}
+// Statuses and timings are the API's own (main/api/contract.ts): the store keeps what the UI shows.
+export type { MessageStatus, MessageTimings };
 
 /** An attachment's metadata; the file is at `attachmentPath(sha256)`. */
 export interface AttachmentInfo {
