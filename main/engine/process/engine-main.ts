@@ -25,7 +25,14 @@ function connect(): EnginePort {
     process.exit(2);
   }
   return {
-    send: (event) => process.send!(event),
+    // Once the host is gone (killed, crashed) there is nobody to answer: stop quietly instead of
+    // failing on the closed channel (EPIPE) in the middle of a generation.
+    send: (event) => {
+      if (!process.connected) process.exit(0);
+      process.send!(event, undefined, {}, (err) => {
+        if (err) process.exit(0);
+      });
+    },
     onMessage: (listener) => process.on('message', (m) => listener(m as EngineRequest)),
   };
 }
