@@ -7,7 +7,7 @@
  * may land after the first tokens over the WebSocket), so deltas for a message id not seen yet are
  * held for a while and applied when the message appears.
  */
-import { SvelteSet } from 'svelte/reactivity';
+import { SvelteMap, SvelteSet } from 'svelte/reactivity';
 import type { Conversation, ConversationSummary, Message, OmniFusionApi, SearchHit } from '../../../main/api/contract';
 import { errorMessage } from '../platform/errors';
 import { isConnectionAware } from '../platform/web-bridge';
@@ -16,6 +16,7 @@ import { ui } from './ui.svelte';
 /** Title of a conversation the user has not named yet. */
 export const DEFAULT_TITLE = 'New chat';
 const EARLY_TTL_MS = 60_000;
+const ACTIVE_TTL_MS = 120_000;
 
 interface Early {
   text: string;
@@ -41,6 +42,11 @@ class ChatState {
   openingId = $state<string | null>(null);
   /** Assistant messages receiving tokens right now. */
   streaming = new SvelteSet<string>();
+  /**
+   * Answers known to be generating in any conversation, with when they were first seen. The engine
+   * answers one request at a time, so a newer one waits until the older ones are done.
+   */
+  active = new SvelteMap<string, { since: number; last: number }>();
   /** A send/regenerate/edit call is on its way. */
   busy = $state(false);
   /** Message to scroll to and highlight (from a search hit). */
@@ -63,15 +69,35 @@ class ChatState {
   #openSeq = 0;
   #listTimer: ReturnType<typeof setTimeout> | undefined;
 
+  /** True while this answer waits in the engine's queue behind another one still generating. */
+  isQueued(messageId: string): boolean {
+    const mine = this.active.get(messageId);
+    if (!mine) return false;
+    const now = Date.now();
+    for (const [id, other] of this.active) {
+      // An entry whose end was missed (e.g. while the connection was down) must not block forever.
+      if (id !== messageId && other.since <= mine.since && (this.streaming.has(id) || now - other.last < ACTIVE_TTL_MS)) return true;
+    }
+    return false;
+  }
+
+  #markActive(messageId: string): void {
+    const now = Date.now();
+    const entry = this.active.get(messageId);
+    if (!entry) this.active.set(messageId, { since: now, last: now });
+    else if (now - entry.last > 1000) this.active.set(messageId, { since: entry.since, last: now });
+  }
+
   async init(api: OmniFusionApi): Promise<void> {
     this.#api = api;
+    this.#initRoute();
     api.on('generation.token', ({ messageId, text }) => this.#onToken(messageId, text));
     api.on('generation.done', ({ message }) => this.#onDone(message));
     if (isConnectionAware(api)) {
       let wasDown = false;
       api.onConnection((state) => {
         this.connection = state;
-        if (state === 'closed') wasDown = true;
+        if (state !== 'open') wasDown = true;
         if (state === 'open' && wasDown) {
           wasDown = false;
           void this.#resync();
@@ -81,15 +107,61 @@ class ChatState {
     await this.refreshList();
   }
 
+  // ---- the address: #/c/<id> names the open conversation (survives reloads, back/forward) ------
+
+  #routeReady = $state(false);
+
+  static routeId(): string | null {
+    const m = /^#\/c\/([^/?#]+)$/.exec(location.hash);
+    return m ? decodeURIComponent(m[1]!) : null;
+  }
+
+  #initRoute(): void {
+    if (typeof window === 'undefined') return;
+    const initial = ChatState.routeId();
+    window.addEventListener('popstate', () => {
+      const id = ChatState.routeId();
+      if (id && id !== this.current?.id) void this.open(id);
+      else if (!id && this.current) {
+        ++this.#openSeq;
+        this.openingId = null;
+        this.current = null;
+      }
+    });
+    $effect.root(() => {
+      $effect(() => {
+        const id = this.current?.id ?? null;
+        if (!this.#routeReady) return;
+        if (ChatState.routeId() === id) return;
+        const url = `${location.pathname}${location.search}${id ? `#/c/${encodeURIComponent(id)}` : ''}`;
+        if (id && ChatState.routeId()) history.pushState(null, '', url);
+        else history.replaceState(null, '', url);
+      });
+    });
+    if (initial) {
+      void this.open(initial).finally(() => {
+        this.#routeReady = true;
+        if (!this.current) history.replaceState(null, '', `${location.pathname}${location.search}`);
+      });
+    } else {
+      this.#routeReady = true;
+    }
+  }
+
   // ---- conversations -------------------------------------------------------------------------
 
   async refreshList(): Promise<void> {
     try {
       const list = await this.#api.call('conversations.list', {});
-      this.conversations = [...list].sort((a, b) => b.updatedAt - a.updatedAt);
+      // A conversation whose new answer has no text yet has no preview: keep the last one shown.
+      const previous = new Map(this.conversations.map((c) => [c.id, c.preview]));
+      this.conversations = [...list]
+        .map((c) => (!c.preview && previous.get(c.id) ? { ...c, preview: previous.get(c.id)! } : c))
+        .sort((a, b) => b.updatedAt - a.updatedAt);
       this.listLoaded = true;
     } catch (err) {
-      ui.toast(`Conversations could not be loaded: ${errorMessage(err)}`, 'error');
+      // While the connection is down the banner already says so.
+      if (this.connection === 'open') ui.toast(`Conversations could not be loaded: ${errorMessage(err)}`, 'error');
     }
   }
 
@@ -243,6 +315,7 @@ class ChatState {
       if (!stopped && this.streaming.has(message.id)) {
         // Nothing was running: the end was missed (e.g. while the event stream was down).
         this.streaming.delete(message.id);
+        this.active.delete(message.id);
         void this.#resync();
       }
     } catch (err) {
@@ -299,6 +372,7 @@ class ChatState {
     if (!this.current) return;
     this.current.messages.splice(index, 0, message);
     this.streaming.add(message.id);
+    this.#markActive(message.id);
     const added = this.current.messages[index];
     if (added) this.#applyEarly(added);
   }
@@ -308,6 +382,7 @@ class ChatState {
   }
 
   #onToken(messageId: string, text: string): void {
+    this.#markActive(messageId);
     const message = this.#findMessage(messageId);
     if (message) {
       if (!this.streaming.has(messageId)) {
@@ -324,6 +399,7 @@ class ChatState {
   }
 
   #onDone(final: Message): void {
+    this.active.delete(final.id);
     const current = this.current;
     const i = current ? current.messages.findIndex((m) => m.id === final.id) : -1;
     if (current && i >= 0) {
@@ -367,7 +443,12 @@ class ChatState {
     try {
       const conversation = await this.#api.call('conversations.get', { id });
       if (this.current?.id !== id) return;
-      for (const m of conversation.messages) if (m.status !== 'partial') this.streaming.delete(m.id);
+      for (const m of conversation.messages) {
+        if (m.status !== 'partial') {
+          this.streaming.delete(m.id);
+          this.active.delete(m.id);
+        }
+      }
       this.current = conversation;
     } catch {
       // the next resync or user action will tell

@@ -82,7 +82,8 @@ class ComposerState {
       const a = entry();
       if (!a) return;
       a.status = 'error';
-      a.error = message;
+      // Messages from the server often start with the file name already: show it once.
+      a.error = message.startsWith(name) ? message : `${name}: ${message}`;
     };
     if (file.size > MAX_ATTACHMENT_BYTES) return fail(`${name} is larger than ${MAX_ATTACHMENT_BYTES / 1024 / 1024} MiB.`);
     if (!this.#api) return fail('Not connected.');

@@ -20,9 +20,29 @@ class UiState {
   cameraOpen = $state(false);
   /** Narrow windows (small screens, 200% zoom) show the conversation list as an overlay. */
   sidebarOpen = $state(false);
+  /** The narrow layout is active (the sidebar is an overlay there). */
+  narrow = $state(false);
   /** Polite announcements for screen readers (e.g. "Answer finished"). */
   announcement = $state('');
   #nextId = 1;
+
+  constructor() {
+    if (typeof window !== 'undefined' && window.matchMedia) {
+      const query = window.matchMedia('(max-width: 48rem)');
+      this.narrow = query.matches;
+      query.addEventListener('change', (e) => {
+        this.narrow = e.matches;
+        if (!e.matches) this.sidebarOpen = false;
+      });
+    }
+  }
+
+  /** Close the overlay list and give focus back to the button that opens it. */
+  closeSidebar(): void {
+    if (!this.sidebarOpen) return;
+    this.sidebarOpen = false;
+    if (this.narrow) queueMicrotask(() => document.querySelector<HTMLElement>('[data-testid=sidebar-toggle]')?.focus());
+  }
 
   /** True while a modal dialog owns Escape. */
   get modalOpen(): boolean {
