@@ -13,16 +13,20 @@ const TOKEN_CHAR = /[\p{L}\p{N}\p{Co}]/u;
 /**
  * The FTS5 MATCH expression for free text: each whitespace-separated term becomes a
  * quoted phrase (so `"`, `*`, `-`, `AND`, `NEAR(` are just text), all terms must match,
- * and the last term matches as a prefix (results while typing). Returns null when the
- * input holds no searchable term.
+ * and the last term matches as a prefix (results while typing) when it has at least
+ * `minPrefixChars` characters; a shorter last term matches as a whole word. Returns null
+ * when the input holds no searchable term.
  */
-export function toFtsQuery(input: string): string | null {
+export function toFtsQuery(input: string, minPrefixChars = 1): string | null {
   const terms = input
     .split(/\s+/u)
     .filter((t) => TOKEN_CHAR.test(t))
     .slice(0, MAX_QUERY_TERMS);
   if (terms.length === 0) return null;
-  return terms.map((t, i) => `"${t.replaceAll('"', '""')}"${i === terms.length - 1 ? '*' : ''}`).join(' ');
+  const last = terms.length - 1;
+  return terms
+    .map((t, i) => `"${t.replaceAll('"', '""')}"${i === last && [...t].length >= minPrefixChars ? '*' : ''}`)
+    .join(' ');
 }
 
 /** Private-use characters handed to snippet() as highlight markers; stripped again below. */

@@ -140,6 +140,32 @@ export const MIGRATIONS: readonly Migration[] = [
         CREATE INDEX messages_parent ON messages(parent_id);
       `),
   },
+  {
+    id: 3,
+    name: 'prefix indexes for full-text search',
+    // A 2-3 letter prefix ("th*") otherwise merges the doclists of every word it starts,
+    // 50-100 ms at 100 000 messages before any ranking; prefix='2 3' stores those
+    // prefixes as index entries of their own (the index grows ~40%). The triggers of v1
+    // name the tables, so they keep working on the rebuilt ones.
+    up: (db) =>
+      db.exec(`
+        DROP TABLE messages_fts;
+        CREATE VIRTUAL TABLE messages_fts USING fts5(
+          content, content = 'messages', content_rowid = 'id',
+          tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+        );
+        INSERT INTO messages_fts(messages_fts) VALUES ('rebuild');
+        INSERT INTO messages_fts(messages_fts, rank) VALUES ('secure-delete', 1);
+
+        DROP TABLE attachment_text_fts;
+        CREATE VIRTUAL TABLE attachment_text_fts USING fts5(
+          text, content = 'attachment_text', content_rowid = 'id',
+          tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+        );
+        INSERT INTO attachment_text_fts(attachment_text_fts) VALUES ('rebuild');
+        INSERT INTO attachment_text_fts(attachment_text_fts, rank) VALUES ('secure-delete', 1);
+      `),
+  },
 ];
 
 /** The schema version this code writes. */

@@ -35,6 +35,15 @@ export const JOURNAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024;
 const PREVIEW_CHARS = 160;
 /** Tokens of context around each match in a search snippet. */
 const SNIPPET_TOKENS = 16;
+/**
+ * Search ranks (bm25) only the most recent this-many matches of each index. FTS5 yields
+ * matches in rowid order, so finding them is cheap, while ranking every match of a common
+ * word took 80-300 ms at 100 000 messages. A result is thus "best among the most recent
+ * matches", which suits chat history; a selective query has fewer matches and is ranked whole.
+ */
+export const SEARCH_CANDIDATES = 2000;
+/** A last term shorter than this matches as a whole word, not as a prefix of every word. */
+export const SEARCH_MIN_PREFIX_CHARS = 2;
 
 /** Who wrote a message. */
 export type MessageRole = 'system' | 'user' | 'assistant';
@@ -452,16 +461,21 @@ class SqliteConversationStore implements ConversationStore {
          ON CONFLICT (sha256, source) DO UPDATE SET text = excluded.text, created_at = excluded.created_at`,
       ),
 
-      search: db.prepare<[{ q: string; open: string; close: string; limit: number }], { conversation_id: number; title: string; message_id: number; source: 'message' | 'attachment'; snippet: string }>(
+      search: db.prepare<[{ q: string; open: string; close: string; limit: number; candidates: number }], { conversation_id: number; title: string; message_id: number; source: 'message' | 'attachment'; snippet: string }>(
+        // The lowest rowid among the newest @candidates matches bounds each index as a
+        // rowid range, which FTS5 applies while matching (see SEARCH_CANDIDATES).
         // min(rank) with bare columns: SQLite takes them from the best row of each
         // message, so a message matching both ways is listed once.
-        `SELECT conversation_id, title, message_id, source, snippet, min(rank) AS rank FROM (
+        `WITH
+           mlo(lo) AS (SELECT min(rowid) FROM (SELECT rowid FROM messages_fts WHERE messages_fts MATCH @q ORDER BY rowid DESC LIMIT @candidates)),
+           alo(lo) AS (SELECT min(rowid) FROM (SELECT rowid FROM attachment_text_fts WHERE attachment_text_fts MATCH @q ORDER BY rowid DESC LIMIT @candidates))
+         SELECT conversation_id, title, message_id, source, snippet, min(rank) AS rank FROM (
            SELECT m.conversation_id, c.title, m.id AS message_id, 'message' AS source,
                   snippet(messages_fts, 0, @open, @close, '…', ${SNIPPET_TOKENS}) AS snippet, messages_fts.rank AS rank
            FROM messages_fts
            JOIN messages AS m ON m.id = messages_fts.rowid
            JOIN conversations AS c ON c.id = m.conversation_id
-           WHERE messages_fts MATCH @q
+           WHERE messages_fts MATCH @q AND messages_fts.rowid >= (SELECT lo FROM mlo)
            UNION ALL
            SELECT m.conversation_id, c.title, m.id, 'attachment',
                   snippet(attachment_text_fts, 0, @open, @close, '…', ${SNIPPET_TOKENS}), attachment_text_fts.rank
@@ -470,7 +484,7 @@ class SqliteConversationStore implements ConversationStore {
            JOIN message_attachments AS ma ON ma.sha256 = t.sha256
            JOIN messages AS m ON m.id = ma.message_id
            JOIN conversations AS c ON c.id = m.conversation_id
-           WHERE attachment_text_fts MATCH @q
+           WHERE attachment_text_fts MATCH @q AND attachment_text_fts.rowid >= (SELECT lo FROM alo)
          )
          GROUP BY message_id
          ORDER BY rank, message_id DESC
@@ -662,10 +676,11 @@ class SqliteConversationStore implements ConversationStore {
   // ── search ───────────────────────────────────────────────────────────────────
 
   search(query: string, options: { limit?: number } = {}): SearchHit[] {
-    const q = toFtsQuery(query);
+    const q = toFtsQuery(query, SEARCH_MIN_PREFIX_CHARS);
     if (q === null) return [];
     const limit = Math.max(1, Math.floor(options.limit ?? 50));
-    return this.stmt.search.all({ q, open: HIGHLIGHT_OPEN, close: HIGHLIGHT_CLOSE, limit }).map((r) => {
+    const candidates = Math.max(SEARCH_CANDIDATES, limit);
+    return this.stmt.search.all({ q, open: HIGHLIGHT_OPEN, close: HIGHLIGHT_CLOSE, limit, candidates }).map((r) => {
       const snippet = parseSnippet(r.snippet);
       return {
         conversationId: r.conversation_id,

@@ -116,8 +116,10 @@ export class WebBridge implements OmniFusionApi, ConnectionAware {
     };
   }
 
+  /** Calls `listener` with the current state at once (the socket may already be open), then on every change. */
   onConnection(listener: (state: ConnectionState) => void): () => void {
     this.#connectionListeners.add(listener);
+    listener(this.#state);
     return () => {
       this.#connectionListeners.delete(listener);
     };

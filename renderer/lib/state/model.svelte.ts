@@ -1,6 +1,7 @@
 /** The engine's model and execution provider, kept current by the `models.status` event. */
 import type { ModelStatus, OmniFusionApi } from '../../../main/api/contract';
 import { errorMessage } from '../platform/errors';
+import { isConnectionAware } from '../platform/web-bridge';
 
 class ModelState {
   status = $state<ModelStatus | null>(null);
@@ -12,7 +13,18 @@ class ModelState {
       this.status = status;
       this.error = null;
     });
+    // Events sent before the event stream was (re)connected are lost, so ask again on every
+    // connect, and keep asking while the model loads in case its 'ready' event was one of them.
+    if (isConnectionAware(api)) {
+      api.onConnection((state) => {
+        if (state === 'open') void this.refresh(api);
+      });
+    }
     await this.refresh(api);
+    while (this.status?.state === 'loading') {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await this.refresh(api);
+    }
   }
 
   async refresh(api: OmniFusionApi): Promise<void> {

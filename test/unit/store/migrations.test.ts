@@ -121,6 +121,10 @@ describe('migrations', () => {
         ],
       );
       assert.deepEqual(store.search('derivative').map((h) => h.messageId).sort(), [5, 6]);
+      // v3 rebuilt both indexes with prefix indexes; 2-3 letter prefixes still find the v1 data.
+      assert.deepEqual(store.search('de').map((h) => h.messageId).sort(), [5, 6]);
+      assert.deepEqual(store.search('уравн').map((h) => h.messageId), [2]);
+      assert.deepEqual(store.search('dx').map((h) => h.source), ['attachment']);
     } finally {
       store.close();
     }
@@ -130,6 +134,10 @@ describe('migrations', () => {
       // Throws when the index disagrees with the messages it indexes.
       db.exec(`INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')`);
       db.exec(`INSERT INTO attachment_text_fts(attachment_text_fts) VALUES ('integrity-check')`);
+      for (const t of ['messages_fts', 'attachment_text_fts']) {
+        const sql = db.prepare<[string], string>('SELECT sql FROM sqlite_master WHERE name = ?').pluck().get(t)!;
+        assert.match(sql, /prefix = '2 3'/, t);
+      }
     });
     // The copy taken before upgrading is the untouched v1 database.
     withRawDb(`${dbFile()}.v1.bak`, (db) => {

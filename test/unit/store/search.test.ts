@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MAX_QUERY_TERMS, parseSnippet, toFtsQuery } from '../../../main/core/store/fts.js';
-import { openStore, type ConversationStore } from '../../../main/core/store/store.js';
-import { tempDataDir } from './helpers.js';
+import { openStore, SEARCH_CANDIDATES, type ConversationStore } from '../../../main/core/store/store.js';
+import { tempDataDir, withRawDb } from './helpers.js';
+import path from 'node:path';
 
 describe('toFtsQuery', () => {
   test('quotes every term, doubles quotes, prefix-matches the last term', () => {
@@ -141,5 +142,47 @@ describe('search', () => {
     assert.equal(store.deleteConversation(c.id), true);
     assert.deepEqual(store.search('quokka'), []);
     assert.deepEqual(store.search('zanzibar'), []);
+  });
+});
+
+describe('search with many matches', () => {
+  test('returns the best-ranked among the most recent matches', () => {
+    const tmp = tempDataDir();
+    const store = openStore({ dataDir: tmp.dir });
+    try {
+      const c = store.createConversation('many');
+      const total = SEARCH_CANDIDATES + 1000;
+      // Dense messages (the word twice in few tokens) rank best; every 50th message is one.
+      const dense = (i: number) => i % 50 === 0;
+      withRawDb(path.join(tmp.dir, 'history.sqlite3'), (db) => {
+        const ins = db.prepare(
+          `INSERT INTO messages (conversation_id, role, content, status, created_at, updated_at) VALUES (?, 'user', ?, 'complete', 0, 0)`,
+        );
+        db.transaction(() => {
+          for (let i = 0; i < total; i++) {
+            ins.run(c.id, dense(i) ? `lorem lorem ${i}` : `some longer filler text number ${i} with lorem somewhere inside it`);
+          }
+        })();
+      });
+      const ids = withRawDb(path.join(tmp.dir, 'history.sqlite3'), (db) =>
+        db.prepare<[number], number>('SELECT id FROM messages WHERE conversation_id = ? ORDER BY id').pluck().all(c.id),
+      );
+      const recent = new Set(ids.slice(-SEARCH_CANDIDATES));
+      const denseRecent = new Set(ids.filter((id, i) => dense(i) && recent.has(id)));
+      assert.equal(denseRecent.size, SEARCH_CANDIDATES / 50);
+
+      for (const q of ['lorem', 'lor', 'lo']) {
+        const hits = store.search(q);
+        assert.equal(hits.length, 50, q);
+        assert.ok(hits.every((h) => recent.has(h.messageId)), `${q}: only the most recent matches are ranked`);
+        assert.deepEqual(new Set(hits.slice(0, denseRecent.size).map((h) => h.messageId)), denseRecent, `${q}: best first`);
+        assert.ok(hits.every((h) => h.snippet.includes('lorem') && h.highlights.length > 0), q);
+      }
+      // A selective query still finds an old message outside the recent window.
+      assert.deepEqual(store.search('number 7').map((h) => h.messageId), [ids[7]]);
+    } finally {
+      store.close();
+      tmp.cleanup();
+    }
   });
 });
