@@ -13,6 +13,7 @@
  * Everything is generated from a fixed seed; the only build step is `npm run build`, and only when
  * dist/renderer/index.html is missing.
  */
+import { mulberry32 } from '../../main/engine/generation/sampling.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -38,17 +39,6 @@ const NODE_NAIVE_EVERY = 3;
 
 // ── helpers ──────────────────────────────────────────────────────────────────────────────
 
-/** mulberry32: a small deterministic PRNG, so every run generates the same data. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Nearest-rank percentile of already measured values. */
 function percentile(values: readonly number[], p: number): number {
@@ -246,7 +236,7 @@ interface FtsResult {
 }
 
 function ftsBenchmark(): FtsResult {
-  const rand = prng(SEED);
+  const rand = mulberry32(SEED);
   const vocabulary = buildVocabulary(rand);
   const rank = zipfSampler(vocabulary.length, rand);
   const counts = new Map<string, number>();
@@ -513,7 +503,7 @@ try {
   const fts = ftsBenchmark();
 
   say('3/3 render cost per streamed token …');
-  const tokens = tokenize(MATH_ANSWER, prng(SEED + 1));
+  const tokens = tokenize(MATH_ANSWER, mulberry32(SEED + 1));
   const { window: jsdomWindow } = new JSDOM('');
   const win = jsdomWindow as unknown as WindowLike;
   const now = (): number => performance.now();
