@@ -222,13 +222,9 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
   };
 
   const userMessageOf = (id: string): { conversationId: number; message: Message; messages: Message[] } => {
-    const messageId = toId(id, 'message');
-    for (const c of store.listConversations()) {
-      const full = store.getConversation(c.id)!;
-      const message = full.messages.find((m) => m.id === messageId);
-      if (message) return { conversationId: c.id, message, messages: full.messages };
-    }
-    throw new ApiRequestError('not_found', `message ${id} does not exist`);
+    const message = store.getMessage(toId(id, 'message'));
+    if (!message) throw new ApiRequestError('not_found', `message ${id} does not exist`);
+    return { conversationId: message.conversationId, message, messages: store.getConversation(message.conversationId)!.messages };
   };
 
   const handlers: { [C in CallName]: (request: CallRequest<C>) => Promise<CallResponse<C>> | CallResponse<C> } = {

@@ -13,7 +13,9 @@ export type ImageInputErrorCode =
   | 'too_many_pixels'
   | 'too_large_file'
   | 'unsupported_format'
-  | 'not_found';
+  | 'not_found'
+  /** Decodes, but cannot hold a formula: too small, too thin, or blank (see core/images/formula.ts). */
+  | 'degenerate';
 
 /**
  * A refused image input. `message` is one line of the form `<name>: <problem>`,

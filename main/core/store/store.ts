@@ -190,6 +190,8 @@ export interface ConversationStore {
   listConversations(): ConversationSummary[];
   /** A conversation with every message and attachment; null when it does not exist. */
   getConversation(id: number): ConversationWithMessages | null;
+  /** One message with its attachments; null when it does not exist. */
+  getMessage(id: number): Message | null;
   /** Returns false when the conversation does not exist. */
   renameConversation(id: number, title: string): boolean;
   /** Returns false when the conversation does not exist. */
@@ -635,6 +637,10 @@ class SqliteConversationStore implements ConversationStore {
     const id = Number(this.stmt.insertMessage.run({ conversationId, parentId: parent, now, ...fields }).lastInsertRowid);
     this.stmt.touchConversation.run(now, conversationId);
     return id;
+  }
+
+  getMessage(id: number): Message | null {
+    return this.stmt.getMessage.get(id) ? this.readMessage(id) : null;
   }
 
   private readMessage(id: number): Message {
