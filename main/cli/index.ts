@@ -18,6 +18,8 @@ import { verifyPackage } from '../engine/package/verify.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../engine/session.js';
 import type { GenerationConfig } from '../engine/generation/config.js';
 import type { ChatTurn } from '../engine/protocol.js';
+import { isImageInputError } from '../core/images/errors.js';
+import { OCR_FORMATS, OcrUsageError, ocr, type OcrOptions } from './ocr.js';
 
 /** A mistake in how the command was called; printed as one line, exit code 2. */
 class UsageError extends Error {}
@@ -290,6 +292,16 @@ export function buildProgram(run: (code: Promise<number>) => void, version: stri
     .option('--data-dir <dir>', 'history and attachments folder (default: $OMNIFUSION_DATA_DIR or the platform data folder)')
     .addOption(new Option('--device <ep>', 'execution provider (falls back to cpu with a note)').choices(EXECUTION_PROVIDERS).default('cpu'))
     .action((o: ServeOptions) => run(serve(o)));
+  program
+    .command('ocr')
+    .description('read the formula in an image as LaTeX (greedy decoding)')
+    .argument('<image>', 'image of one formula (printed or handwritten)')
+    .option('-m, --model <dir>', 'model package folder (default: $OMNIFUSION_MODEL)')
+    .addOption(new Option('--format <format>', 'output: LaTeX, $…$, $$…$$, MathML, or JSON with validity and timings').choices(OCR_FORMATS).default('latex'))
+    .option('--max-new-tokens <n>', 'most tokens to generate', wholeAtLeast('--max-new-tokens', 1, 32768))
+    .addOption(new Option('--device <ep>', 'execution provider (falls back to cpu with a note)').choices(EXECUTION_PROVIDERS).default('cpu'))
+    .option('--threads <n>', 'onnxruntime intra-op threads (default: chosen by onnxruntime)', wholeAtLeast('--threads', 1, MAX_THREADS))
+    .action((image: string, o: OcrOptions) => run(ocr(image, o, stdout.write)));
   const models = program.command('models').description('model packages');
   models
     .command('verify')
@@ -310,11 +322,11 @@ export async function main(argv: string[]): Promise<number> {
     return pending ? await pending : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof OcrUsageError) {
       process.stderr.write(`omnifusion: ${err.message}\n`);
       return 2;
     }
-    if (err instanceof EngineError || err instanceof ModelPackageError || err instanceof StoreError) {
+    if (err instanceof EngineError || err instanceof ModelPackageError || err instanceof StoreError || isImageInputError(err)) {
       process.stderr.write(`omnifusion: ${err.message}\n`);
       return 1;
     }

@@ -115,10 +115,26 @@ export function checkFormulaImage(img: DecodedImage, name = 'image'): void {
   }
 }
 
-/** Swap dark and light: 255 - v on every channel. Pure. */
-export function invertImage(img: DecodedImage): DecodedImage {
+/**
+ * Light-on-dark to dark-on-light, as grey: luminance is inverted and stretched so the
+ * background becomes white and the brightest ink (99th percentile) black. Coloured ink on black
+ * (red, say) has little luminance contrast; a plain 255 - v would leave it pale. Pure.
+ */
+export function invertImage(img: DecodedImage, background = analyseFormulaImage(img).background): DecodedImage {
+  const lum = luminance(img);
+  const hist = new Uint32Array(256);
+  for (const v of lum) hist[Math.round(v * 255)]!++;
+  let top = 255;
+  for (let acc = 0; top > 0; top--) {
+    acc += hist[top]!;
+    if (acc >= lum.length * 0.01) break;
+  }
+  const span = Math.max(1 / 255, top / 255 - background);
   const data = Buffer.allocUnsafe(img.data.length);
-  for (let i = 0; i < data.length; i++) data[i] = 255 - img.data[i]!;
+  for (let i = 0; i < lum.length; i++) {
+    const t = Math.min(1, Math.max(0, (lum[i]! - background) / span));
+    data[i * 3] = data[i * 3 + 1] = data[i * 3 + 2] = Math.round(255 * (1 - t));
+  }
   return { ...img, data };
 }
 
@@ -155,9 +171,9 @@ export async function prepareFormulaImage(decoded: DecodedImage, { targetSize }:
   let img = decoded;
   let stats = analyseFormulaImage(img);
   if (stats.lightOnDark) {
-    img = invertImage(img);
+    img = invertImage(img, stats.background);
     stats = analyseFormulaImage(img);
-    notes.push('inverted light-on-dark image');
+    notes.push('inverted light-on-dark image to dark on white');
   }
   const factor = Math.floor(targetSize / Math.max(img.width, img.height));
   if (factor >= 2) {
