@@ -81,6 +81,18 @@ export interface ModelStatus {
   error?: string;
 }
 
+/** A formula recognised by `ocr.recognize`. */
+export interface OcrResult {
+  /** Bare LaTeX (fences and math delimiters stripped). */
+  latex: string;
+  /** KaTeX parses it (strict). */
+  valid: boolean;
+  /** KaTeX's message (one line) when it does not. */
+  error?: string;
+  /** What image preparation did (e.g. "inverted light-on-dark image"). */
+  notes: string[];
+}
+
 /** User settings (persisted). */
 export interface Settings {
   theme: 'system' | 'light' | 'dark';
@@ -114,6 +126,12 @@ export interface ApiCalls {
     response: { userMessage: Message; assistantMessage: Message };
   };
   'models.status': { request: Record<string, never>; response: ModelStatus };
+  /**
+   * Recognise the formula in a stored image (sha256 from attachments.add) as LaTeX with the
+   * loaded model and a recognition prompt; `valid` says whether KaTeX parses it. Images that
+   * cannot hold a formula (too small, too thin, blank) are refused with code bad_image.
+   */
+  'ocr.recognize': { request: { attachment: string }; response: OcrResult };
   'settings.get': { request: Record<string, never>; response: Settings };
   'settings.set': { request: Partial<Settings>; response: Settings };
 }
@@ -146,6 +164,7 @@ export const CALL_NAMES = [
   'generation.regenerate',
   'generation.editAndResend',
   'models.status',
+  'ocr.recognize',
   'settings.get',
   'settings.set',
 ] as const satisfies readonly CallName[];

@@ -25,12 +25,18 @@ import {
   type Session,
   type WebContents,
 } from 'electron';
+// The capture APIs are read off the namespace so a partial Electron (the tests' fakes) can lack them.
+import * as electron from 'electron';
 import { createApiService, type ApiService } from '../core/api-service.js';
 import { appDataDir, forwardedArgv, parseAppArgs, type AppArgs } from './args.js';
 import { APP_INDEX_URL, APP_ORIGIN, APP_SCHEME, APP_SCHEME_PRIVILEGES, resolveAppRequest, urlOrigin } from './app-protocol.js';
 import { utilityProcessLauncher } from './engine-launcher.js';
 import { isTrustedSender, registerIpc, type IpcRegistration } from './ipc.js';
 import { CrashRecovery, QuitGuard } from './lifecycle.js';
+import { captureDisplays, captureFallback } from './capture/capture.js';
+import { defaultHotkey, detectSessionType, electronSwitchesFor, switchToAppendArgs } from './capture/decisions.js';
+import { captureRunner, overlaySelector, type CaptureOutcome } from './capture/flow.js';
+import { registerCaptureHotkey, type CaptureHotkey } from './capture/hotkey.js';
 import { CONTENT_SECURITY_POLICY, isAllowedNavigation, mainWindowOptions, permissionAllowed, shouldOpenExternally } from './window-options.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -49,6 +55,9 @@ let mainWindow: BrowserWindow | undefined;
 let service: ApiService | undefined;
 let ipc: IpcRegistration | undefined;
 const recovery = new CrashRecovery();
+const captureSession = detectSessionType({ platform: process.platform, env: process.env });
+let hotkey: CaptureHotkey | undefined;
+let runCapture: (() => Promise<CaptureOutcome>) | undefined;
 
 protocol.registerSchemesAsPrivileged([APP_SCHEME_PRIVILEGES]);
 app.enableSandbox();
@@ -136,8 +145,60 @@ function focusWindow(): void {
 
 /** Act on the flags of this or a forwarded launch. */
 function handleArgs(args: AppArgs): void {
-  // `--capture` is acted on by the screen-capture issue (region overlay); until then it only focuses.
-  if (args.capture) log('--capture: screen capture is not available yet');
+  if (args.capture) capture();
+}
+
+function capture(): void {
+  if (!runCapture) return log('screen capture is not available');
+  runCapture()
+    .then((outcome) => {
+      if (outcome.kind === 'refused') log(`capture: selection refused (${outcome.reason})`);
+    })
+    .catch((err: unknown) => log('capture failed', err));
+}
+
+/** The screenshot hotkey and the capture flow (skipped when this Electron lacks the capture APIs). */
+function setUpCapture(): void {
+  const { globalShortcut, desktopCapturer, screen } = electron;
+  if (!globalShortcut || !desktopCapturer || !screen) return log('screen capture is not available in this Electron');
+  runCapture = captureRunner({
+    capture: () => captureDisplays(desktopCapturer, screen),
+    selectRegion: overlaySelector({
+      createWindow: (options) => new BrowserWindow(options),
+      ipcMain,
+      preloadPath: PRELOAD_PATH,
+      overlayUrl: (display) => `${devServerUrl ?? APP_INDEX_URL}#capture-overlay/${display.id}`,
+      trusted: (event) => trusted(event.senderFrame?.url ?? ''),
+    }),
+    addAttachment: (name, bytes) => service!.call('attachments.add', { name, bytes }),
+    attached: (attachment) => {
+      focusWindow();
+      mainWindow?.webContents.send('omnifusion:capture.attached', attachment);
+    },
+    fallback: (reason) => {
+      const decision = captureFallback(
+        { ok: false, reason },
+        {
+          session: captureSession,
+          shortcutConfirmed: hotkey?.state === 'confirmed',
+          portalAvailable: captureSession === 'wayland',
+          // Not probed yet: the clipboard export of the namespace import is typed as the DOM Clipboard.
+          clipboardHasImage: false,
+        },
+      );
+      log(`capture: ${reason}; ${decision.message ?? ''}`);
+      focusWindow();
+      if (decision.message) void dialog.showMessageBox({ type: 'info', title: 'OmniFusion', message: decision.message }).catch(() => undefined);
+      return decision;
+    },
+  });
+  hotkey = registerCaptureHotkey(globalShortcut, defaultHotkey(process.platform), capture, captureSession);
+  if (hotkey.state !== 'confirmed') {
+    const { message } = captureFallback({ ok: true, frames: [], blankDisplays: [] }, {
+      session: captureSession, shortcutConfirmed: false, portalAvailable: false, clipboardHasImage: false,
+    });
+    if (message) log(`hotkey ${hotkey.accelerator} ${hotkey.state}: ${message}`);
+  }
 }
 
 async function createWindow(): Promise<void> {
@@ -179,6 +240,7 @@ async function start(): Promise<void> {
     createChannel: () => new MessageChannelMain(),
   });
   await createWindow();
+  setUpCapture();
   handleArgs(args);
 }
 
@@ -192,6 +254,11 @@ if (!app.requestSingleInstanceLock({ argv: process.argv })) {
   // Another instance runs; it receives our argv in 'second-instance'.
   app.quit();
 } else {
+  // Wayland: globalShortcut needs the GlobalShortcuts portal feature, set before 'ready'.
+  for (const sw of electronSwitchesFor(captureSession)) {
+    const [name, value] = switchToAppendArgs(sw);
+    app.commandLine?.appendSwitch(name, value);
+  }
   app.on('web-contents-created', (_event, contents) => hardenContents(contents));
   app.on('second-instance', (_event, argv, _workingDirectory, additionalData) => {
     focusWindow();
@@ -200,6 +267,7 @@ if (!app.requestSingleInstanceLock({ argv: process.argv })) {
   const guard = new QuitGuard(
     async () => {
       ipc?.dispose();
+      hotkey?.release();
       await service?.close();
     },
     () => app.quit(),

@@ -20,6 +20,7 @@ import type {
   Settings,
 } from '../api/contract.js';
 import { decodeImage, ImageInputError } from './images/index.js';
+import { ocrRequest, readOcrAnswer } from './ocr.js';
 import { openStore, StoreError, type ConversationStore, type Message, type AttachmentInfo } from './store/index.js';
 import { EngineError, EngineHost, type EngineLauncher, type GenerationHandle } from '../engine/host.js';
 import type { ExecutionProvider } from '../engine/session.js';
@@ -287,6 +288,16 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
       return { userMessage: toMessage(edited), assistantMessage };
     },
     'models.status': () => status,
+    'ocr.recognize': async ({ attachment }) => {
+      if (typeof attachment !== 'string' || !/^[0-9a-f]{64}$/.test(attachment)) throw new ApiRequestError('bad_request', 'attachment must be the sha256 of an added image');
+      if (!store.getAttachment(attachment)) throw new ApiRequestError('not_found', `attachment ${attachment} does not exist`);
+      await requireModel();
+      const name = `formula-${attachment.slice(0, 12)}`;
+      const decoded = await decodeImage(store.attachmentPath(attachment), { name });
+      const { request, notes } = await ocrRequest(decoded, { name, modelDir: options.modelDir!, maxNewTokens: settings.maxNewTokens });
+      const result = await engine.generate(request).result;
+      return { ...readOcrAnswer(result.answer), notes };
+    },
     'settings.get': () => settings,
     'settings.set': async (patch) => {
       const next: Settings = { ...settings, ...patch };

@@ -48,6 +48,8 @@ class ComposerState {
   ready = $derived(this.attachments.filter((a) => a.status === 'ready'));
   /** Bumped to ask the composer textarea to take focus. */
   focusRequest = $state(0);
+  /** Text another part of the window asks to add to the draft (e.g. a recognised formula); `n` makes each request new. */
+  insertion = $state<{ text: string; n: number } | null>(null);
   #key = 1;
   #api: OmniFusionApi | undefined;
 
@@ -57,6 +59,12 @@ class ComposerState {
 
   focus(): void {
     this.focusRequest++;
+  }
+
+  /** Add `text` to the draft (on a line of its own) and focus the composer. */
+  insert(text: string): void {
+    this.insertion = { text, n: (this.insertion?.n ?? 0) + 1 };
+    this.focus();
   }
 
   /** Attach image files; anything else is refused with a note. */

@@ -1,0 +1,123 @@
+/**
+ * The OCR panel in headless Chromium against `omnifusion serve` with the tiny model: a printed
+ * and a handwritten formula image from the real test data are uploaded and recognised; the
+ * preview renders the LaTeX or falls back to its source; edited LaTeX renders live; each copy
+ * format produces the expected string; "send to chat" puts $$…$$ into the composer. The API
+ * refuses a blank image with bad_image.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { REAL_DATA_DIR, REPO_ROOT } from '../fixtures/reference-cases.js';
+import { call, startServe, stopServe, type Server } from '../helpers/serve.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = path.join(REPO_ROOT, 'test-results/e2e');
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const IMAGES = [
+  { kind: 'printed', file: 'printed-math/pix2text_formula5.jpg' },
+  { kind: 'handwritten', file: 'handwritten-math/crohme2014_RIT_2014_251.png' },
+];
+
+describe('OCR panel in Chromium against omnifusion serve', () => {
+  let dataDir: string;
+  let server: Server;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnifusion-e2e-ocr-'));
+    server = await startServe(dataDir);
+    await call(server, 'settings.set', { maxNewTokens: 32, decoding: 'greedy' });
+    await mkdir(ARTIFACTS, { recursive: true });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(server.url).origin }).catch(() => undefined);
+    page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (server) await stopServe(server);
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const byTestId = (id: string) => page.getByTestId(id);
+
+  test('the API refuses an image that cannot hold a formula (bad_image)', async () => {
+    const blank = await sharp({ create: { width: 64, height: 32, channels: 3, background: '#ffffff' } }).png().toBuffer();
+    const info = await call<{ sha256: string }>(server, 'attachments.add', { name: 'blank.png', bytes: new Uint8Array(blank) });
+    await assert.rejects(call(server, 'ocr.recognize', { attachment: info.sha256 }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'bad_image');
+      assert.match(err.message, /blank/);
+      return true;
+    });
+  });
+
+  test('the panel opens from the header', async () => {
+    await page.goto(server.url);
+    await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-testid=model-status]')?.dataset.state === 'ready', null, { timeout: 60_000 });
+    await byTestId('ocr-toggle').click();
+    await byTestId('ocr-panel').waitFor();
+  });
+
+  for (const { kind, file } of IMAGES) {
+    test(`a ${kind} formula is recognised: the preview renders it or falls back to source`, async () => {
+      await byTestId('ocr-file-input').setInputFiles(path.join(REAL_DATA_DIR, file));
+      await byTestId('ocr-recognize').click();
+      // Recognition done: the button is enabled again and there is LaTeX (or an error line).
+      await page.waitForFunction(
+        () => {
+          const b = document.querySelector<HTMLButtonElement>('[data-testid=ocr-recognize]');
+          const t = document.querySelector<HTMLTextAreaElement>('[data-testid=ocr-latex]');
+          return !!b && !b.disabled && (!!t?.value.trim() || !!document.querySelector('[data-testid=ocr-error]'));
+        },
+        null,
+        { timeout: 120_000 },
+      );
+      assert.equal(await byTestId('ocr-error').count(), 0, await byTestId('ocr-error').innerText().catch(() => ''));
+      const latex = await byTestId('ocr-latex').inputValue();
+      assert.ok(latex.trim().length > 0);
+      const preview = byTestId('ocr-preview');
+      const rendered = await preview.locator('.katex').count();
+      const fallback = await preview.locator('code.math-source').count();
+      assert.ok(rendered + fallback > 0, `preview of ${JSON.stringify(latex)}: ${await preview.innerHTML()}`);
+      assert.equal(await byTestId('ocr-valid').getAttribute('data-valid'), rendered > 0 && fallback === 0 ? 'true' : 'false');
+      await page.screenshot({ path: path.join(ARTIFACTS, `ocr-${kind}.png`) });
+    });
+  }
+
+  test('edited LaTeX renders live; each copy format gives the expected string', async () => {
+    await byTestId('ocr-latex').fill('\\frac{a}{b}');
+    await byTestId('ocr-preview').locator('.katex').first().waitFor();
+    assert.equal(await byTestId('ocr-preview').locator('code.math-source').count(), 0);
+    assert.equal(await byTestId('ocr-valid').getAttribute('data-valid'), 'true');
+
+    const copied = async (id: string): Promise<string> => {
+      await byTestId(id).click();
+      return (await byTestId('ocr-panel').getAttribute('data-last-copied')) ?? '';
+    };
+    assert.equal(await copied('ocr-copy-latex'), '\\frac{a}{b}');
+    assert.equal(await copied('ocr-copy-inline'), '$\\frac{a}{b}$');
+    assert.equal(await copied('ocr-copy-display'), '$$\\frac{a}{b}$$');
+    const mathml = await copied('ocr-copy-mathml');
+    assert.match(mathml, /^(<span class="katex">)?<math/);
+    assert.match(mathml, /<mfrac>/);
+    // Where the browser grants clipboard access, the clipboard holds the same string.
+    const clip = await page.evaluate(() => navigator.clipboard.readText()).catch(() => undefined);
+    if (clip !== undefined) assert.equal(clip, mathml);
+
+    await byTestId('ocr-send').click();
+    assert.equal(await byTestId('composer-input').inputValue(), '$$\\frac{a}{b}$$');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'ocr-edited.png') });
+    assert.deepEqual(pageErrors, []);
+  });
+});
