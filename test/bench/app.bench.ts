@@ -21,15 +21,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as esbuild from 'esbuild';
 import { JSDOM } from 'jsdom';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { openStore } from '../../main/core/store/index.js';
 import { StreamingRenderer, renderMarkdown, type WindowLike } from '../../renderer/lib/markdown/index.js';
 import { REPO_ROOT } from '../fixtures/reference-cases.js';
 import { startServe, stopServe } from '../helpers/serve.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** The flags the e2e test uses (sandboxed CI machine, no network). */
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const PAGE_LOADS = 5;
 const MESSAGES = 100_000;
 const PSEUDO_WORDS = 20_000;
@@ -493,7 +491,7 @@ async function renderInChromium(browser: Browser, tokens: readonly string[]): Pr
 
 // ── run ──────────────────────────────────────────────────────────────────────────────────
 
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+const browser = await launchChromium();
 const chromiumVersion = browser.version();
 try {
   say('1/3 first paint in Chromium …');

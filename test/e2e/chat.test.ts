@@ -10,15 +10,12 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { ARTIFACTS, launchChromium } from '../helpers/browser.js';
 import { openStore } from '../../main/core/store/index.js';
-import { REAL_DATA_DIR, REPO_ROOT } from '../fixtures/reference-cases.js';
+import { REAL_DATA_DIR } from '../fixtures/reference-cases.js';
 import { call, startServe, stopServe, type Server } from '../helpers/serve.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = path.join(REPO_ROOT, 'test-results/e2e');
-/** Flags for a sandboxed CI machine with no network (see the machine notes in the README). */
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const HOSTILE_ANSWER = [
   'Formula $x^2$ and <img src=x onerror="window.__pwned=1">',
@@ -49,7 +46,7 @@ describe('chat window in Chromium against omnifusion serve', () => {
     server = await startServe(dataDir);
     await call(server, 'settings.set', { maxNewTokens: 2000, decoding: 'greedy' });
     await mkdir(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('dialog', (d) => {
       dialogs.push(d.message());

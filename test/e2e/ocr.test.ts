@@ -11,13 +11,11 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { REAL_DATA_DIR, REPO_ROOT } from '../fixtures/reference-cases.js';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { ARTIFACTS, launchChromium } from '../helpers/browser.js';
+import { REAL_DATA_DIR } from '../fixtures/reference-cases.js';
 import { call, startServe, stopServe, type Server } from '../helpers/serve.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = path.join(REPO_ROOT, 'test-results/e2e');
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const IMAGES = [
   { kind: 'printed', file: 'printed-math/pix2text_formula5.jpg' },
@@ -37,7 +35,7 @@ describe('OCR panel in Chromium against omnifusion serve', () => {
     server = await startServe(dataDir);
     await call(server, 'settings.set', { maxNewTokens: 32, decoding: 'greedy' });
     await mkdir(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(server.url).origin }).catch(() => undefined);
     page = await context.newPage();
