@@ -19,7 +19,8 @@ import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../engine/session.j
 import type { GenerationConfig } from '../engine/generation/config.js';
 import type { ChatTurn } from '../engine/protocol.js';
 import { isImageInputError } from '../core/images/errors.js';
-import { OCR_FORMATS, OcrUsageError, ocr, type OcrOptions } from './ocr.js';
+import { OcrUsageError, ocr, type OcrOptions } from './ocr.js';
+import { OCR_FORMATS } from '../core/ocr.js';
 
 /** A mistake in how the command was called; printed as one line, exit code 2. */
 class UsageError extends Error {}

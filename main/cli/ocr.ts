@@ -11,8 +11,6 @@ import { formatLatex, ocrRequest, readOcrAnswer, type OcrFormat } from '../core/
 import { EngineHost } from '../engine/host.js';
 import type { ExecutionProvider } from '../engine/session.js';
 
-export { cleanLatex, formatLatex, OCR_FORMATS, OCR_PROMPT, validateLatex, type OcrFormat } from '../core/ocr.js';
-
 /** A mistake in how `ocr` was called; printed as one line, exit code 2. */
 export class OcrUsageError extends Error {}
 

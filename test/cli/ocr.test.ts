@@ -11,7 +11,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { REAL_DATA_DIR, TINY_MODEL_DIR } from '../fixtures/reference-cases.js';
 import { isOneLineError, runCli } from '../helpers/cli.js';
-import { cleanLatex, validateLatex } from '../../main/cli/ocr.js';
+import { cleanLatex, validateLatex } from '../../main/core/ocr.js';
 
 const FOLDERS = ['printed-math', 'handwritten-math'];
 const images = FOLDERS.flatMap((f) =>
