@@ -4,6 +4,7 @@
  * (main/server, `omnifusion serve`). This file holds types and the channel table only: no
  * runtime imports, so both the renderer (browser) and Node code can use it.
  */
+import type { CaptureMode, CaptureOpens, CaptureStatus } from './capture.js';
 
 /** complete: finished; partial: streaming, stopped, or cut by a crash; error: generation failed. */
 export type MessageStatus = 'complete' | 'partial' | 'error';
@@ -99,6 +100,12 @@ export interface Settings {
   maxNewTokens: number;
   /** 'greedy' streams deterministically; 'model' uses the model package's defaults (OmniFusion: 3 beams). */
   decoding: 'greedy' | 'model';
+  /** The global screenshot hotkey (Electron accelerator); defaults to defaultHotkey(platform). */
+  captureHotkey: string;
+  /** Which default question a capture gets ("Describe this" or "Convert to LaTeX"). */
+  captureMode: CaptureMode;
+  /** Where a capture opens: the compact quick-ask window or the main window. */
+  captureOpens: CaptureOpens;
 }
 
 /** Request and response of every call, by channel name. */
@@ -111,6 +118,8 @@ export interface ApiCalls {
   'search.messages': { request: { query: string }; response: SearchHit[] };
   /** Store an image (file picker, drop, paste, camera); validated and deduplicated by sha256. */
   'attachments.add': { request: { name: string; bytes: Uint8Array }; response: AttachmentInfo };
+  /** A stored image's details (e.g. the crop a quick-ask window opens with). */
+  'attachments.get': { request: { sha256: string }; response: AttachmentInfo };
   /** Send a user message with attachments and start the answer; tokens arrive as `generation.token` events. */
   'generation.send': {
     request: { conversationId: string; text: string; attachments: string[] };
@@ -133,7 +142,16 @@ export interface ApiCalls {
    */
   'ocr.recognize': { request: { attachment: string }; response: OcrResult };
   'settings.get': { request: Record<string, never>; response: Settings };
+  /** Save settings; a captureHotkey that cannot be registered is refused and the old one kept. */
   'settings.set': { request: Partial<Settings>; response: Settings };
+  /** The global screenshot hotkey's state ('unavailable' in the browser). */
+  'capture.status': { request: Record<string, never>; response: CaptureStatus };
+  /**
+   * Start the desktop capture flow (as the hotkey does): overlays on every display, then the
+   * crop opens as settings.captureOpens says. Refused (bad_request) where there is no desktop
+   * shell (the browser UI), which captures in the page instead.
+   */
+  'capture.start': { request: Record<string, never>; response: { started: boolean } };
 }
 
 /** Events pushed to the renderer, by channel name. */
@@ -143,6 +161,16 @@ export interface ApiEvents {
   /** The answer ended (complete, partial when stopped, or error). */
   'generation.done': { message: Message };
   'models.status': ModelStatus;
+  /** The desktop shell captured a region: put it in the main window's composer. */
+  'capture.attached': { attachment: AttachmentInfo; mode: CaptureMode };
+  /** The hotkey's state changed (registered anew, failed, or confirmed by its first press). */
+  'capture.status': CaptureStatus;
+  /**
+   * The desktop capture came back blank (Wayland without a working portal, macOS without the
+   * Screen Recording permission): the main window should capture in the page instead
+   * (getDisplayMedia, which shows the system's own picker).
+   */
+  'capture.pick': Record<string, never>;
 }
 
 export type CallName = keyof ApiCalls;
@@ -159,6 +187,7 @@ export const CALL_NAMES = [
   'conversations.delete',
   'search.messages',
   'attachments.add',
+  'attachments.get',
   'generation.send',
   'generation.stop',
   'generation.regenerate',
@@ -167,9 +196,11 @@ export const CALL_NAMES = [
   'ocr.recognize',
   'settings.get',
   'settings.set',
+  'capture.status',
+  'capture.start',
 ] as const satisfies readonly CallName[];
 
-export const EVENT_NAMES = ['generation.token', 'generation.done', 'models.status'] as const satisfies readonly EventName[];
+export const EVENT_NAMES = ['generation.token', 'generation.done', 'models.status', 'capture.attached', 'capture.status', 'capture.pick'] as const satisfies readonly EventName[];
 
 /** An error a call ends with; `message` is one line for the user. */
 export interface ApiErrorPayload {

@@ -71,11 +71,14 @@ const CONTENT_TYPES: Record<string, string> = {
 export type AppRequest =
   | { kind: 'asset'; file: string; contentType: string }
   | { kind: 'attachment'; sha256: string }
+  /** A display's frozen screenshot while its capture overlay is open (api/capture.ts captureFrameUrl). */
+  | { kind: 'capture-frame'; displayId: number }
   | { kind: 'not_found' };
 
 /**
  * Map an app:// URL to a file of the built renderer (`rendererDir`) or to an attachment
- * (`/files/<sha256>`, the same path the web bridge serves). Refuses other hosts, encoded or plain
+ * (`/files/<sha256>`, the same path the web bridge serves) or to a capture frame
+ * (`/capture/<displayId>.png`). Refuses other hosts, encoded or plain
  * `..` that would leave the folder, NUL bytes, and hashes that are not 64 lowercase hex digits.
  */
 export function resolveAppRequest(url: string, rendererDir: string): AppRequest {
@@ -97,6 +100,10 @@ export function resolveAppRequest(url: string, rendererDir: string): AppRequest 
   if (pathname.includes('\0') || pathname.includes('\\')) return { kind: 'not_found' };
   const files = /^\/files\/([^/]*)$/.exec(pathname);
   if (files) return /^[0-9a-f]{64}$/.test(files[1]!) ? { kind: 'attachment', sha256: files[1]! } : { kind: 'not_found' };
+  if (pathname.startsWith('/capture/')) {
+    const frame = /^\/capture\/(\d{1,15})\.png$/.exec(pathname);
+    return frame ? { kind: 'capture-frame', displayId: Number(frame[1]) } : { kind: 'not_found' };
+  }
   const relative = pathname.replace(/^\/+/, '') || 'index.html';
   const root = path.resolve(rendererDir);
   const file = path.resolve(root, relative);

@@ -8,6 +8,7 @@
  * done synchronously at the top level, with no await before it.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
@@ -27,6 +28,8 @@ import {
 } from 'electron';
 // The capture APIs are read off the namespace so a partial Electron (the tests' fakes) can lack them.
 import * as electron from 'electron';
+import { routeHash, type CaptureMode } from '../api/capture.js';
+import type { AttachmentInfo } from '../api/contract.js';
 import { createApiService, type ApiService } from '../core/api-service.js';
 import { appDataDir, forwardedArgv, parseAppArgs, type AppArgs } from './args.js';
 import { APP_INDEX_URL, APP_ORIGIN, APP_SCHEME, APP_SCHEME_PRIVILEGES, resolveAppRequest, urlOrigin } from './app-protocol.js';
@@ -34,10 +37,10 @@ import { utilityProcessLauncher } from './engine-launcher.js';
 import { isTrustedSender, registerIpc, type IpcRegistration } from './ipc.js';
 import { CrashRecovery, QuitGuard } from './lifecycle.js';
 import { captureDisplays, captureFallback } from './capture/capture.js';
-import { defaultHotkey, detectSessionType, electronSwitchesFor, switchToAppendArgs } from './capture/decisions.js';
-import { captureRunner, overlaySelector, type CaptureOutcome } from './capture/flow.js';
-import { registerCaptureHotkey, type CaptureHotkey } from './capture/hotkey.js';
-import { CONTENT_SECURITY_POLICY, isAllowedNavigation, mainWindowOptions, permissionAllowed, shouldOpenExternally } from './window-options.js';
+import { detectSessionType, electronSwitchesFor, switchToAppendArgs, type CaptureFallback } from './capture/decisions.js';
+import { captureRunner, fallbackButtons, overlaySelector, quickAskWindowOptions, type CaptureOutcome } from './capture/flow.js';
+import { CaptureHotkey, captureController } from './capture/hotkey.js';
+import { backgroundColor, CONTENT_SECURITY_POLICY, displayMediaAllowed, isAllowedNavigation, mainWindowOptions, permissionAllowed, shouldOpenExternally } from './window-options.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The bundled preload (esbuild, CommonJS: sandboxed preloads cannot load ES modules). */
@@ -58,6 +61,8 @@ const recovery = new CrashRecovery();
 const captureSession = detectSessionType({ platform: process.platform, env: process.env });
 let hotkey: CaptureHotkey | undefined;
 let runCapture: (() => Promise<CaptureOutcome>) | undefined;
+/** PNGs of the displays while their overlays are open (served at /capture/<id>.png), then dropped. */
+const overlayFrames = new Map<number, Buffer>();
 
 protocol.registerSchemesAsPrivileged([APP_SCHEME_PRIVILEGES]);
 app.enableSandbox();
@@ -92,6 +97,11 @@ function registerAppProtocol(ses: Session): void {
         },
       });
     }
+    if (target.kind === 'capture-frame') {
+      const png = overlayFrames.get(target.displayId);
+      if (!png) return notFound();
+      return new Response(new Uint8Array(png), { status: 200, headers: { 'content-type': 'image/png', 'cache-control': 'no-store' } });
+    }
     if (target.kind === 'attachment') {
       const found = await service?.attachmentFile(target.sha256).catch(() => undefined);
       if (!found) return notFound();
@@ -111,6 +121,21 @@ function installPermissionPolicy(ses: Session): void {
   ses.setPermissionRequestHandler((_contents, permission, callback, details) => callback(permissionAllowed(permission, details, pageOrigin)));
   ses.setPermissionCheckHandler((_contents, permission, _origin, details) => permissionAllowed(permission, details, pageOrigin));
   ses.setDevicePermissionHandler(() => false);
+  // The in-page screen capture (capture.pick): the system's picker where Electron has one (macOS),
+  // else the first screen; on Wayland getSources itself opens the portal's picker.
+  const capturer = electron.desktopCapturer;
+  ses.setDisplayMediaRequestHandler(
+    (request, callback) => {
+      const frame = request.frame;
+      const asked = { ...request, frameUrl: frame?.url, isMainFrame: frame ? frame.parent === null : false };
+      if (!capturer || !displayMediaAllowed(asked, pageOrigin)) return callback(null);
+      capturer
+        .getSources({ types: ['screen'] })
+        .then(([source]) => callback(source ? { video: source } : null))
+        .catch(() => callback(null));
+    },
+    { useSystemPicker: true },
+  );
 }
 
 /** No new windows, no navigation away from the app, no webviews; safe links go to the browser. */
@@ -157,48 +182,124 @@ function capture(): void {
     .catch((err: unknown) => log('capture failed', err));
 }
 
-/** The screenshot hotkey and the capture flow (skipped when this Electron lacks the capture APIs). */
-function setUpCapture(): void {
+/** The page URL of a window route (the chat window, an overlay, the quick-ask window). */
+function pageUrl(hash: string): string {
+  return `${devServerUrl ?? APP_INDEX_URL}${hash}`;
+}
+
+/** Open a captured image as settings.captureOpens says: the quick-ask window or the main composer. */
+async function openCaptured(attachment: AttachmentInfo): Promise<void> {
+  const settings = await service!.call('settings.get', {});
+  const mode: CaptureMode = settings.captureMode;
+  if (settings.captureOpens === 'main' || !mainWindow) {
+    focusWindow();
+    service!.publish('capture.attached', { attachment, mode });
+    return;
+  }
+  const dark = settings.theme === 'dark' || (settings.theme === 'system' && nativeTheme.shouldUseDarkColors);
+  const win = new BrowserWindow(quickAskWindowOptions(PRELOAD_PATH, backgroundColor(settings.theme, dark)));
+  win.once('ready-to-show', () => win.show());
+  await win.loadURL(pageUrl(routeHash({ kind: 'quick-ask', attachment: attachment.sha256, mode })));
+}
+
+/** Add image bytes (clipboard, a file) and open them as a capture; a bad image gets its one-line message. */
+async function attachImage(name: string, bytes: Uint8Array): Promise<void> {
+  try {
+    await openCaptured(await service!.call('attachments.add', { name, bytes }));
+  } catch (err) {
+    void dialog.showMessageBox({ type: 'warning', title: 'OmniFusion', message: service!.describeError(err).message }).catch(() => undefined);
+  }
+}
+
+/** The PNG on the system clipboard, if any (Electron ≥ 45: the async ClipboardItem API). */
+async function clipboardPng(): Promise<Uint8Array | undefined> {
+  try {
+    const items = (await electron.clipboard?.read()) ?? [];
+    const item = items.find((i) => i.types.includes('image/png'));
+    return item ? new Uint8Array(await (await item.getType('image/png')).arrayBuffer()) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Carry out the fallback the user picked when the desktop capture came back blank. */
+async function runFallback(choice: CaptureFallback): Promise<void> {
+  if (choice === 'system-picker') {
+    focusWindow();
+    service!.publish('capture.pick', {});
+  } else if (choice === 'clipboard') {
+    const png = await clipboardPng();
+    if (png) await attachImage('clipboard.png', png);
+  } else {
+    const picked = await dialog.showOpenDialog({
+      title: 'Open an image',
+      properties: ['openFile'],
+      filters: [{ name: 'Images', extensions: ['png', 'jpg', 'jpeg', 'webp', 'gif', 'tif', 'tiff', 'bmp', 'heic', 'avif'] }],
+    });
+    const file = picked.filePaths[0];
+    if (!picked.canceled && file) await attachImage(path.basename(file), await readFile(file));
+  }
+}
+
+/**
+ * The capture flow (hotkey, --capture, capture.start) and the hotkey the API service drives;
+ * without the capture APIs (a partial Electron) the service reports the hotkey unavailable.
+ * Returns the controller for createApiService.
+ */
+function setUpCapture(): ReturnType<typeof captureController> | undefined {
   const { globalShortcut, desktopCapturer, screen } = electron;
-  if (!globalShortcut || !desktopCapturer || !screen) return log('screen capture is not available in this Electron');
+  if (!globalShortcut || !desktopCapturer || !screen) {
+    log('screen capture is not available in this Electron');
+    return undefined;
+  }
+  const selector = overlaySelector({
+    createWindow: (options) => new BrowserWindow(options),
+    ipcMain,
+    preloadPath: PRELOAD_PATH,
+    overlayUrl: (display) => pageUrl(routeHash({ kind: 'capture-overlay', displayId: display.id })),
+    trusted: (event) => trusted(event.senderFrame?.url ?? ''),
+  });
   runCapture = captureRunner({
     capture: () => captureDisplays(desktopCapturer, screen),
-    selectRegion: overlaySelector({
-      createWindow: (options) => new BrowserWindow(options),
-      ipcMain,
-      preloadPath: PRELOAD_PATH,
-      overlayUrl: (display) => `${devServerUrl ?? APP_INDEX_URL}#capture-overlay/${display.id}`,
-      trusted: (event) => trusted(event.senderFrame?.url ?? ''),
-    }),
+    selectRegion: async (frames) => {
+      for (const frame of frames) overlayFrames.set(frame.display.id, frame.image.toPNG());
+      try {
+        return await selector(frames);
+      } finally {
+        overlayFrames.clear();
+      }
+    },
     addAttachment: (name, bytes) => service!.call('attachments.add', { name, bytes }),
     attached: (attachment) => {
-      focusWindow();
-      mainWindow?.webContents.send('omnifusion:capture.attached', attachment);
+      openCaptured(attachment).catch((err: unknown) => log('could not open the capture', err));
     },
-    fallback: (reason) => {
+    fallback: async (reason) => {
+      const clipboardHasImage = (await clipboardPng()) !== undefined;
       const decision = captureFallback(
         { ok: false, reason },
         {
           session: captureSession,
           shortcutConfirmed: hotkey?.state === 'confirmed',
-          portalAvailable: captureSession === 'wayland',
-          // Not probed yet: the clipboard export of the namespace import is typed as the DOM Clipboard.
-          clipboardHasImage: false,
+          // getDisplayMedia in the window shows the system picker (the portal on Wayland).
+          portalAvailable: true,
+          clipboardHasImage,
         },
       );
       log(`capture: ${reason}; ${decision.message ?? ''}`);
       focusWindow();
-      if (decision.message) void dialog.showMessageBox({ type: 'info', title: 'OmniFusion', message: decision.message }).catch(() => undefined);
+      const buttons = fallbackButtons(decision);
+      void dialog
+        .showMessageBox({ type: 'info', title: 'OmniFusion', message: decision.message ?? 'The screenshot failed.', buttons: buttons.labels, cancelId: buttons.labels.length - 1 })
+        .then(({ response }) => {
+          const choice = buttons.choice(response);
+          return choice ? runFallback(choice) : undefined;
+        })
+        .catch((err: unknown) => log('the capture fallback failed', err));
       return decision;
     },
   });
-  hotkey = registerCaptureHotkey(globalShortcut, defaultHotkey(process.platform), capture, captureSession);
-  if (hotkey.state !== 'confirmed') {
-    const { message } = captureFallback({ ok: true, frames: [], blankDisplays: [] }, {
-      session: captureSession, shortcutConfirmed: false, portalAvailable: false, clipboardHasImage: false,
-    });
-    if (message) log(`hotkey ${hotkey.accelerator} ${hotkey.state}: ${message}`);
-  }
+  hotkey = new CaptureHotkey(globalShortcut, captureSession, capture);
+  return captureController(hotkey, captureSession, capture);
 }
 
 async function createWindow(): Promise<void> {
@@ -226,12 +327,16 @@ async function createWindow(): Promise<void> {
 async function start(): Promise<void> {
   const args = parseAppArgs(process.argv);
   for (const problem of args.problems ?? []) log(problem);
+  const captureControl = setUpCapture();
   service = await createApiService({
     dataDir: appDataDir(app.getPath('userData')),
     launcher: utilityProcessLauncher((modulePath, forkArgs, options) => utilityProcess.fork(modulePath, forkArgs, options)),
     ...(args.modelDir ? { modelDir: args.modelDir } : {}),
     ...(args.executionProvider ? { executionProvider: args.executionProvider } : {}),
+    ...(captureControl ? { capture: captureControl } : {}),
   });
+  const hotkeyStatus = await service.call('capture.status', {});
+  if (hotkeyStatus.message) log(`hotkey ${hotkeyStatus.accelerator} ${hotkeyStatus.state}: ${hotkeyStatus.message}`);
   const ses = session.defaultSession;
   registerAppProtocol(ses);
   installPermissionPolicy(ses);
@@ -240,7 +345,6 @@ async function start(): Promise<void> {
     createChannel: () => new MessageChannelMain(),
   });
   await createWindow();
-  setUpCapture();
   handleArgs(args);
 }
 

@@ -9,6 +9,7 @@
  * one-line `ApiErrorPayload.message` meant for the user.
  */
 import type { ApiEvents, CallName, CallRequest, CallResponse, EventName, OmniFusionApi } from '../api/contract.js';
+import { parseSelection, SELECT_CHANNEL, type RegionSelection } from '../api/capture.js';
 import { callChannel, isCallName, isEventEnvelope, isEventName, isIpcResult, type EventEnvelope } from './channels.js';
 
 /** How the preload reaches main: `ipcRenderer.invoke`. */
@@ -63,4 +64,24 @@ export function createPreloadApi(invoke: Invoke): PreloadApi {
   // A frozen object with exactly two functions: nothing else of the preload reaches the page.
   const api: OmniFusionApi = Object.freeze({ call, on });
   return { api, receive };
+}
+
+/** What an overlay page may send: a selection on its display, or a cancel. */
+export type OverlayAnswer = RegionSelection | { cancel: true };
+
+/** The overlay window's one extra object, `window.omnifusionCapture` (only on the overlay route). */
+export interface CaptureBridge {
+  /** Answer the capture; resolves true once main took it. Malformed answers never reach IPC. */
+  select(answer: OverlayAnswer): Promise<boolean>;
+}
+
+export function createCaptureBridge(invoke: Invoke): CaptureBridge {
+  return Object.freeze({
+    async select(answer: OverlayAnswer): Promise<boolean> {
+      const cancel = typeof answer === 'object' && answer !== null && (answer as { cancel?: unknown }).cancel === true;
+      const selection = cancel ? undefined : parseSelection(answer);
+      if (!cancel && !selection) throw new Error('capture: malformed selection');
+      return (await invoke(SELECT_CHANNEL, cancel ? { cancel: true } : selection)) === true;
+    },
+  });
 }

@@ -1,7 +1,8 @@
 /**
- * The preload of the main window (sandboxed, context-isolated). It exposes one object,
- * `window.omnifusion`, implementing OmniFusionApi, and nothing else: no ipcRenderer, no channel
- * names, no Node. Built by esbuild into one CommonJS file (dist/main/app/preload.cjs), because a
+ * The preload of every app window (sandboxed, context-isolated). It exposes one object,
+ * `window.omnifusion`, implementing OmniFusionApi (plus, on a capture overlay only,
+ * `window.omnifusionCapture` to answer with the selection), and nothing else: no ipcRenderer, no
+ * channel names, no Node. Built by esbuild into one CommonJS file (dist/main/app/preload.cjs), because a
  * sandboxed preload cannot load ES modules or `require` local files, only 'electron' and a few
  * polyfilled built-ins.
  *
@@ -11,7 +12,8 @@
  */
 import { contextBridge, ipcRenderer } from 'electron';
 import { EVENTS_CONNECT_CHANNEL, EVENTS_PORT_CHANNEL } from './channels.js';
-import { createPreloadApi } from './preload-api.js';
+import { parseRoute } from '../api/capture.js';
+import { createCaptureBridge, createPreloadApi } from './preload-api.js';
 
 const preload = createPreloadApi((channel, request) => ipcRenderer.invoke(channel, request));
 
@@ -28,3 +30,7 @@ ipcRenderer.on(EVENTS_PORT_CHANNEL, (event) => {
 ipcRenderer.send(EVENTS_CONNECT_CHANNEL);
 
 contextBridge.exposeInMainWorld('omnifusion', preload.api);
+// A capture overlay answers main with its selection; no other page gets this object.
+if (parseRoute(location.hash).kind === 'capture-overlay') {
+  contextBridge.exposeInMainWorld('omnifusionCapture', createCaptureBridge((channel, request) => ipcRenderer.invoke(channel, request)));
+}

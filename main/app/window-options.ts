@@ -144,3 +144,26 @@ export function permissionAllowed(permission: string, details: PermissionDetails
   }
   return details.mediaType === 'video';
 }
+
+/** What a getDisplayMedia request tells (Electron's DisplayMediaRequestHandlerHandlerRequest). */
+export interface DisplayMediaRequestLike {
+  securityOrigin: string;
+  /** URL of the asking frame; undefined when the frame is gone. */
+  frameUrl: string | undefined;
+  /** Whether the asking frame is the top-level frame. */
+  isMainFrame: boolean;
+  videoRequested: boolean;
+  audioRequested: boolean;
+  userGesture: boolean;
+}
+
+/**
+ * Whether to answer a getDisplayMedia request (the in-page capture the window falls back to when
+ * the desktop capture is blank): only the app's own top-level page, video only, and only after a
+ * click (Chromium's own rule for the API), so no page can film the screen on its own.
+ */
+export function displayMediaAllowed(request: DisplayMediaRequestLike, appOrigin: string = APP_ORIGIN): boolean {
+  if (!request.isMainFrame || request.frameUrl === undefined) return false;
+  if (urlOrigin(request.frameUrl) !== appOrigin || urlOrigin(request.securityOrigin) !== appOrigin) return false;
+  return request.videoRequested && !request.audioRequested && request.userGesture;
+}

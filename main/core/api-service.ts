@@ -19,6 +19,7 @@ import type {
   OmniFusionApi,
   Settings,
 } from '../api/contract.js';
+import { defaultHotkey, isAcceleratorLike, isAvoidedAccelerator, CAPTURE_COMMAND, type CaptureStatus } from '../api/capture.js';
 import { decodeImage, ImageInputError } from './images/index.js';
 import { ocrRequest, readOcrAnswer } from './ocr.js';
 import { openStore, StoreError, type ConversationStore, type Message, type AttachmentInfo } from './store/index.js';
@@ -35,10 +36,27 @@ export interface ApiServiceOptions {
   executionProvider?: ExecutionProvider;
   /** How the engine process is started (Electron passes a utilityProcess launcher). */
   launcher?: EngineLauncher;
+  /** The desktop shell's capture; without it (the browser UI) capture.status is 'unavailable'. */
+  capture?: CaptureController;
+  /** process.platform, for the default hotkey and the system shortcuts it must avoid. */
+  platform?: string;
+}
+
+/** The Electron shell's capture: its hotkey follows settings.captureHotkey; start() runs the flow. */
+export interface CaptureController {
+  /** Register `accelerator` (releasing the previous one) and report the result. */
+  set(accelerator: string): CaptureStatus;
+  status(): CaptureStatus;
+  /** Called when the state changes on its own (e.g. confirmed by the first press on Wayland). */
+  onChange(listener: (status: CaptureStatus) => void): void;
+  /** Run the capture flow now (resolves once it has started). */
+  start(): void;
 }
 
 /** The API plus what the transports need: attachment files, error payloads, shutdown. */
 export interface ApiService extends OmniFusionApi {
+  /** Push an event that originates in the shell (e.g. capture.attached) to every client. */
+  publish<E extends EventName>(event: E, payload: ApiEvents[E]): void;
   attachmentFile(sha256: string): Promise<{ path: string; mime: string } | undefined>;
   describeError(err: unknown): ApiErrorPayload;
   close(): Promise<void>;
@@ -55,7 +73,9 @@ export class ApiRequestError extends Error {
   }
 }
 
-const DEFAULT_SETTINGS: Settings = { theme: 'system', maxNewTokens: 512, decoding: 'greedy' };
+function defaultSettings(platform: string): Settings {
+  return { theme: 'system', maxNewTokens: 512, decoding: 'greedy', captureHotkey: defaultHotkey(platform), captureMode: 'ask', captureOpens: 'quick-ask' };
+}
 /** Images a user may attach to one message; OmniFusion puts each one's 576 features in the prompt. */
 const MAX_IMAGES_PER_MESSAGE = 8;
 const IMAGE_MIME: Record<string, string> = {
@@ -117,12 +137,25 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
   const listeners = new Map<EventName, Set<(payload: never) => void>>();
   const active = new Map<number, GenerationHandle>();
   const settingsFile = path.join(options.dataDir, 'settings.json');
-  let settings: Settings = { ...DEFAULT_SETTINGS, ...(JSON.parse(await readFile(settingsFile, 'utf8').catch(() => '{}')) as Partial<Settings>) };
+  const platform = options.platform ?? process.platform;
+  let settings: Settings = { ...defaultSettings(platform), ...(JSON.parse(await readFile(settingsFile, 'utf8').catch(() => '{}')) as Partial<Settings>) };
   let status: ModelStatus = { name: '', family: '', executionProvider: '', state: 'none' };
 
   const emit = <E extends EventName>(event: E, payload: ApiEvents[E]): void => {
     for (const listener of listeners.get(event) ?? []) (listener as (p: ApiEvents[E]) => void)(payload);
   };
+  const capture = options.capture;
+  if (capture) {
+    capture.set(settings.captureHotkey);
+    capture.onChange((next) => emit('capture.status', next));
+  }
+  const captureStatus = (): CaptureStatus =>
+    capture?.status() ?? {
+      accelerator: settings.captureHotkey,
+      state: 'unavailable',
+      message: 'The global screenshot hotkey works in the desktop app; here, use the Screenshot button in the composer.',
+      command: CAPTURE_COMMAND,
+    };
   const setStatus = (next: ModelStatus): void => {
     status = next;
     emit('models.status', status);
@@ -228,6 +261,27 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
     return { conversationId: message.conversationId, message, messages: store.getConversation(message.conversationId)!.messages };
   };
 
+  /**
+   * Check a new hotkey and register it; on failure the previous one is registered again and the
+   * change refused, so the user never ends up without a working hotkey they had.
+   * @throws ApiRequestError (bad_request) naming the problem.
+   */
+  const applyHotkey = (accelerator: string, previous: string): void => {
+    if (typeof accelerator === 'string' && isAvoidedAccelerator(accelerator, platform)) {
+      throw new ApiRequestError('bad_request', `${accelerator} is a system shortcut: choose another`);
+    }
+    if (typeof accelerator !== 'string' || !isAcceleratorLike(accelerator)) {
+      throw new ApiRequestError('bad_request', `"${String(accelerator)}" is not a shortcut: use modifiers and one key, e.g. Control+Alt+Shift+M`);
+    }
+    if (!capture) return;
+    const result = capture.set(accelerator);
+    if (result.state === 'failed') {
+      capture.set(previous);
+      throw new ApiRequestError('bad_request', `${accelerator} could not be registered (another app may use it): choose another`);
+    }
+    emit('capture.status', result);
+  };
+
   const handlers: { [C in CallName]: (request: CallRequest<C>) => Promise<CallResponse<C>> | CallResponse<C> } = {
     'conversations.list': () => store.listConversations().map((s) => ({ id: String(s.id), title: s.title, updatedAt: s.updatedAt, preview: s.lastMessage?.preview ?? '' })),
     'conversations.create': ({ title }) => summary(store.createConversation(title?.trim() || 'New chat').id),
@@ -249,6 +303,12 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
       const mime = IMAGE_MIME[image.source.format] ?? 'application/octet-stream';
       const sha256 = store.putAttachment(bytes, { mime, width: image.width, height: image.height });
       return toAttachment(store.getAttachment(sha256)!, name);
+    },
+    'attachments.get': ({ sha256 }) => {
+      if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw new ApiRequestError('bad_request', 'sha256 must be the hash of an added image');
+      const info = store.getAttachment(sha256);
+      if (!info) throw new ApiRequestError('not_found', `attachment ${sha256} does not exist`);
+      return toAttachment(info);
     },
     'generation.send': async ({ conversationId, text, attachments }) => {
       if (!text?.trim()) throw new ApiRequestError('bad_request', 'the message is empty');
@@ -299,11 +359,20 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
       return { ...readOcrAnswer(result.answer), notes };
     },
     'settings.get': () => settings,
+    'capture.status': () => captureStatus(),
+    'capture.start': () => {
+      if (!capture) throw new ApiRequestError('bad_request', 'screen capture runs in the desktop app; here, use the Screenshot button');
+      capture.start();
+      return { started: true };
+    },
     'settings.set': async (patch) => {
       const next: Settings = { ...settings, ...patch };
       if (!['system', 'light', 'dark'].includes(next.theme)) throw new ApiRequestError('bad_request', `theme must be system, light or dark`);
       if (!Number.isInteger(next.maxNewTokens) || next.maxNewTokens < 1 || next.maxNewTokens > 32768) throw new ApiRequestError('bad_request', 'maxNewTokens must be a whole number from 1 to 32768');
       if (!['greedy', 'model'].includes(next.decoding)) throw new ApiRequestError('bad_request', 'decoding must be greedy or model');
+      if (!['ask', 'ocr'].includes(next.captureMode)) throw new ApiRequestError('bad_request', 'captureMode must be ask or ocr');
+      if (!['quick-ask', 'main'].includes(next.captureOpens)) throw new ApiRequestError('bad_request', 'captureOpens must be quick-ask or main');
+      if (next.captureHotkey !== settings.captureHotkey) applyHotkey(next.captureHotkey, settings.captureHotkey);
       settings = next;
       await writeFile(settingsFile, `${JSON.stringify(settings, null, 2)}\n`);
       return settings;
@@ -311,6 +380,7 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
   };
 
   return {
+    publish: emit,
     async call(name, request) {
       const handler = handlers[name] as ((r: typeof request) => Promise<CallResponse<typeof name>>) | undefined;
       if (!handler) throw new ApiRequestError('bad_request', `unknown call "${String(name)}"`);

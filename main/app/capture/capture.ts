@@ -5,7 +5,7 @@
  */
 import type { DesktopCapturer, NativeImage, Screen } from 'electron';
 import { chooseCaptureFallback, isBlankFrame, type FallbackDecision, type SessionType } from './decisions.js';
-import { physicalSize, type Display, type Size } from './geometry.js';
+import { physicalSize, type Display, type Size } from '../../api/capture-geometry.js';
 
 export type CapturerApi = Pick<DesktopCapturer, 'getSources'>;
 export type ScreenApi = Pick<Screen, 'getAllDisplays'>;

@@ -1,13 +1,12 @@
 // Pure decisions for the screenshot hotkey: session detection, Electron
 // switches, blank-frame detection, shortcut confirmation, fallback choice and
-// the default hotkey. No Electron imports; the caller passes what it observed.
+// the hotkey status line. No Electron imports; the caller passes what it observed.
+
+import { CAPTURE_COMMAND, type CaptureStatus, type HotkeyState } from '../../api/capture.js';
 
 export type SessionType = 'wayland' | 'x11' | 'windows' | 'macos' | 'unknown';
 
 export type CaptureFallback = 'system-picker' | 'clipboard' | 'open-file';
-
-/** The command a desktop shortcut should run (electron-builder executableName). */
-export const CAPTURE_COMMAND = 'omnifusion-desktop --capture';
 
 export interface SessionEnv {
   /** process.platform-like value. */
@@ -107,7 +106,7 @@ export function isBlankFrame(rgba: Uint8Array | Uint8ClampedArray, width: number
   return total - transparent <= allowed || notBlack <= allowed || differs <= allowed;
 }
 
-export type ShortcutState = 'confirmed' | 'unconfirmed' | 'failed';
+export type ShortcutState = Exclude<HotkeyState, 'unavailable'>;
 
 /**
  * globalShortcut.register() result + whether the callback has fired.
@@ -187,37 +186,18 @@ export function chooseCaptureFallback(input: FallbackInput): FallbackDecision {
 }
 
 /**
- * Default capture hotkey (Electron accelerator).
- * - macOS: Command+Alt+Shift+M. Avoids Cmd+Shift+3/4/5 (system screenshots),
- *   Cmd+Ctrl+Shift+3/4 (screenshot to clipboard) and Ctrl+Cmd+M (Mathpix Snip's
- *   default, so both apps can coexist); "M" for math.
- * - Windows/Linux: Control+Alt+Shift+M. Avoids PrintScreen, Win+Shift+S (Snip &
- *   Sketch), Super+… (GNOME/KDE/Windows shell), Ctrl+Alt+M (Mathpix; and
- *   Ctrl+Alt is AltGr on many European layouts, so Ctrl+Alt+letter types
- *   characters there; the Shift makes it a non-character chord), and GNOME's
- *   Ctrl+Alt+Shift+R (screen recording) / KDE's Ctrl+Alt+Shift+Del/PgDn.
+ * What the settings and the chat window show about the hotkey: nothing to do when confirmed;
+ * otherwise one line that says why and how to bind `omnifusion-desktop --capture` instead.
  */
-export function defaultHotkey(platform: string): string {
-  return platform === 'darwin' ? 'Command+Alt+Shift+M' : 'Control+Alt+Shift+M';
-}
-
-/** System/common shortcuts the default must not take (normalized, see normalizeAccelerator). */
-export const AVOIDED_ACCELERATORS: Readonly<Record<'darwin' | 'other', readonly string[]>> = {
-  darwin: ['command+shift+3', 'command+shift+4', 'command+shift+5', 'command+control+shift+3', 'command+control+shift+4', 'command+control+m', 'command+shift+m'],
-  other: ['printscreen', 'super+shift+s', 'control+alt+m', 'control+alt+shift+r', 'control+alt+shift+delete', 'control+alt+delete', 'super+shift+m', 'shift+printscreen', 'alt+printscreen'],
-};
-
-const MOD_ALIASES: Record<string, string> = {
-  cmd: 'command', command: 'command', cmdorctrl: 'commandorcontrol', commandorcontrol: 'commandorcontrol',
-  ctrl: 'control', control: 'control', alt: 'alt', option: 'alt', altgr: 'altgr', shift: 'shift',
-  super: 'super', meta: 'super', win: 'super', prtsc: 'printscreen', printscreen: 'printscreen', del: 'delete',
-};
-const MOD_ORDER = ['command', 'commandorcontrol', 'control', 'alt', 'altgr', 'shift', 'super'];
-
-/** Lower-case, alias-resolved, modifiers in a fixed order: 'Shift+Cmd+4' → 'command+shift+4'. */
-export function normalizeAccelerator(accel: string): string {
-  const parts = accel.split('+').map((p) => p.trim().toLowerCase()).filter(Boolean).map((p) => MOD_ALIASES[p] ?? p);
-  const mods = parts.filter((p) => MOD_ORDER.includes(p)).sort((a, b) => MOD_ORDER.indexOf(a) - MOD_ORDER.indexOf(b));
-  const keys = parts.filter((p) => !MOD_ORDER.includes(p));
-  return [...mods, ...keys].join('+');
+export function hotkeyStatus(accelerator: string, state: ShortcutState, session: SessionType): CaptureStatus {
+  const status: CaptureStatus = { accelerator, state, command: CAPTURE_COMMAND };
+  const linux = session === 'wayland' || session === 'x11' || session === 'unknown';
+  if (state === 'unconfirmed') {
+    status.message = `${accelerator} is registered, but this ${session === 'wayland' ? 'Wayland session' : 'desktop'} has not confirmed it: press it once to check; if nothing happens, ${BIND_HINT}.`;
+  } else if (state === 'failed') {
+    status.message = linux
+      ? `${accelerator} could not be registered (another app may use it): choose another in Settings, or ${BIND_HINT}.`
+      : `${accelerator} could not be registered (another app may use it): choose another in Settings.`;
+  }
+  return status;
 }

@@ -7,14 +7,9 @@ import type { BrowserWindow, BrowserWindowConstructorOptions, IpcMain, IpcMainIn
 import type { AttachmentInfo } from '../../api/contract.js';
 import { webPreferences } from '../window-options.js';
 import type { CaptureFailure, CaptureResult, CapturedFrame } from './capture.js';
-import type { FallbackDecision } from './decisions.js';
-import { selectionToPhysical, type CropRefusal, type Display, type Drag, type Rect } from './geometry.js';
-
-/** What the overlay answers: the display it was on and the selection in overlay-local DIP. */
-export interface RegionSelection {
-  displayId: number;
-  selection: Drag | Rect;
-}
+import type { CaptureFallback, FallbackDecision } from './decisions.js';
+import { selectionToPhysical, type CropRefusal, type Display } from '../../api/capture-geometry.js';
+import { parseSelection, SELECT_CHANNEL, type RegionSelection } from '../../api/capture.js';
 
 export interface CaptureFlowDeps {
   capture(): Promise<CaptureResult>;
@@ -24,7 +19,7 @@ export interface CaptureFlowDeps {
   /** Show the main window with the attachment in the composer. */
   attached(attachment: AttachmentInfo): void;
   /** Offer the fallback (decided by decisions.chooseCaptureFallback) when the capture failed. */
-  fallback(reason: CaptureFailure): FallbackDecision;
+  fallback(reason: CaptureFailure): FallbackDecision | Promise<FallbackDecision>;
 }
 
 export type CaptureOutcome =
@@ -39,7 +34,7 @@ export const SCREENSHOT_NAME = 'screenshot.png';
 /** One capture from start to attachment. */
 export async function startCapture(deps: CaptureFlowDeps): Promise<CaptureOutcome> {
   const result = await deps.capture();
-  if (!result.ok) return { kind: 'fallback', reason: result.reason, decision: deps.fallback(result.reason) };
+  if (!result.ok) return { kind: 'fallback', reason: result.reason, decision: await deps.fallback(result.reason) };
   const picked = await deps.selectRegion(result.frames);
   if (!picked) return { kind: 'cancelled' };
   const frame = result.frames.find((f) => f.display.id === picked.displayId);
@@ -92,24 +87,6 @@ export function overlayWindowOptions(display: Display, preloadPath: string): Bro
   };
 }
 
-/** The IPC channel an overlay answers on: `{ displayId, selection }` or `{ cancel: true }`. */
-export const SELECT_CHANNEL = 'omnifusion:capture.select';
-
-export function parseSelection(value: unknown): RegionSelection | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const v = value as { displayId?: unknown; selection?: unknown };
-  if (typeof v.displayId !== 'number' || typeof v.selection !== 'object' || v.selection === null) return undefined;
-  const s = v.selection as Record<string, unknown>;
-  const num = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-  const point = (p: unknown): p is { x: number; y: number } =>
-    typeof p === 'object' && p !== null && num((p as { x?: unknown }).x) && num((p as { y?: unknown }).y);
-  if (point(s['start']) && point(s['end'])) return { displayId: v.displayId, selection: { start: s['start'], end: s['end'] } };
-  if (num(s['x']) && num(s['y']) && num(s['width']) && num(s['height'])) {
-    return { displayId: v.displayId, selection: { x: s['x'], y: s['y'], width: s['width'], height: s['height'] } };
-  }
-  return undefined;
-}
-
 export interface OverlayDeps {
   createWindow(options: BrowserWindowConstructorOptions): BrowserWindow;
   ipcMain: Pick<IpcMain, 'handle' | 'removeHandler'>;
@@ -159,4 +136,34 @@ export function overlaySelector(deps: OverlayDeps): (frames: readonly CapturedFr
       }
       if (windows.length === 0) finish(undefined);
     });
+}
+
+/** The compact quick-ask window a capture opens in (settings.captureOpens = 'quick-ask'): small, on top, hardened. */
+export function quickAskWindowOptions(preloadPath: string, backgroundColor: string): BrowserWindowConstructorOptions {
+  return {
+    title: 'OmniFusion — Ask about the capture',
+    width: 520,
+    height: 440,
+    minWidth: 360,
+    minHeight: 300,
+    alwaysOnTop: true,
+    skipTaskbar: false,
+    fullscreenable: false,
+    backgroundColor,
+    show: false,
+    webPreferences: webPreferences(preloadPath),
+  };
+}
+
+/** The buttons of the "capture came back blank" dialog, in decision order, then Cancel. */
+export const FALLBACK_LABELS: Readonly<Record<CaptureFallback, string>> = {
+  clipboard: 'Use the image on the clipboard',
+  'system-picker': 'Pick a screen with the system picker',
+  'open-file': 'Open an image…',
+};
+
+/** The dialog's buttons for a decision, and the fallback a clicked button index stands for (undefined: Cancel). */
+export function fallbackButtons(decision: FallbackDecision): { labels: string[]; choice(index: number): CaptureFallback | undefined } {
+  const labels = [...decision.fallbacks.map((f) => FALLBACK_LABELS[f]), 'Cancel'];
+  return { labels, choice: (index) => decision.fallbacks[index] };
 }

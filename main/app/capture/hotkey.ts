@@ -1,10 +1,13 @@
 /**
  * The capture hotkey: a global shortcut whose state follows decisions.shortcutState
  * (failed / unconfirmed until the first press on Wayland / confirmed). Thin over Electron's
- * globalShortcut; the accelerator can change (a setting) and is released on quit.
+ * globalShortcut; the accelerator follows settings.captureHotkey (the API service drives it
+ * through captureController) and is released on quit.
  */
 import type { GlobalShortcut } from 'electron';
-import { shortcutState, type SessionType, type ShortcutState } from './decisions.js';
+import type { CaptureStatus } from '../../api/capture.js';
+import type { CaptureController } from '../../core/api-service.js';
+import { hotkeyStatus, shortcutState, type SessionType, type ShortcutState } from './decisions.js';
 
 export type ShortcutApi = Pick<GlobalShortcut, 'register' | 'unregister'>;
 
@@ -13,6 +16,7 @@ export class CaptureHotkey {
   #registered = false;
   #registeredAt = 0;
   #firedWithinMs: number | undefined;
+  #onStateChange: ((state: ShortcutState) => void) | undefined;
 
   constructor(
     private readonly api: ShortcutApi,
@@ -29,6 +33,11 @@ export class CaptureHotkey {
     return shortcutState(this.#registered, this.#firedWithinMs, this.session);
   }
 
+  /** Called when the state changes without a set(): the first press confirms an unconfirmed hotkey. */
+  onStateChange(listener: (state: ShortcutState) => void): void {
+    this.#onStateChange = listener;
+  }
+
   /** (Re-)register under `accelerator`; the previous one is released first. Same one again: no-op. */
   set(accelerator: string): ShortcutState {
     if (accelerator === this.#accelerator && this.#registered) return this.state;
@@ -38,7 +47,9 @@ export class CaptureHotkey {
     this.#registeredAt = this.now();
     try {
       this.#registered = this.api.register(accelerator, () => {
+        const before = this.state;
         this.#firedWithinMs ??= Math.max(0, this.now() - this.#registeredAt);
+        if (this.state !== before) this.#onStateChange?.(this.state);
         this.onFire();
       });
     } catch {
@@ -61,14 +72,19 @@ export class CaptureHotkey {
   }
 }
 
-export function registerCaptureHotkey(
-  api: ShortcutApi,
-  accelerator: string,
-  onFire: () => void,
-  session: SessionType,
-  now?: () => number,
-): CaptureHotkey {
-  const hotkey = new CaptureHotkey(api, session, onFire, now);
-  hotkey.set(accelerator);
-  return hotkey;
+/**
+ * The hotkey as the API service sees it (settings.captureHotkey → register; capture.status;
+ * capture.start): statuses carry the one-line message of decisions.hotkeyStatus.
+ */
+export function captureController(hotkey: CaptureHotkey, session: SessionType, start: () => void): CaptureController {
+  const status = (): CaptureStatus => hotkeyStatus(hotkey.accelerator ?? '', hotkey.state, session);
+  return {
+    set: (accelerator) => {
+      hotkey.set(accelerator);
+      return status();
+    },
+    status,
+    onChange: (listener) => hotkey.onStateChange(() => listener(status())),
+    start,
+  };
 }

@@ -3,8 +3,17 @@
  * previews, screenshots and trying the interface. Conversations live in memory; answers are
  * canned Markdown with math, streamed a few characters at a time. `?demo=empty` starts with no
  * history. Loaded only by a dynamic import, so it is a separate chunk the app never fetches
- * otherwise.
+ * otherwise. Settings are checked as the real service checks them (a capture hotkey that is not
+ * modifiers plus one key, or a system shortcut, is refused); the hotkey is 'unavailable' as in any
+ * browser, and capture.start is refused.
  */
+import {
+  CAPTURE_COMMAND,
+  defaultHotkey,
+  isAcceleratorLike,
+  isAvoidedAccelerator,
+  type CaptureStatus,
+} from '../../../main/api/capture';
 import type {
   ApiEvents,
   AttachmentInfo,
@@ -102,7 +111,21 @@ export function createDemoApi(): OmniFusionApi {
   const files = new Map<string, AttachmentInfo>();
   const listeners = new Map<string, Set<(payload: unknown) => void>>();
   const running = new Map<string, Running>();
-  let settings: Settings = { theme: 'system', maxNewTokens: 512, decoding: 'greedy' };
+  const platform = /Mac|iPhone|iPad/i.test(navigator.platform) ? 'darwin' : 'linux';
+  let settings: Settings = {
+    theme: 'system',
+    maxNewTokens: 512,
+    decoding: 'greedy',
+    captureHotkey: defaultHotkey(platform),
+    captureMode: 'ask',
+    captureOpens: 'quick-ask',
+  };
+  const captureStatus = (): CaptureStatus => ({
+    accelerator: settings.captureHotkey,
+    state: 'unavailable',
+    message: 'Demo mode: the global screenshot hotkey works in the desktop app only.',
+    command: CAPTURE_COMMAND,
+  });
   const status: ModelStatus = {
     name: MODEL,
     family: 'omnifusion',
@@ -266,6 +289,11 @@ export function createDemoApi(): OmniFusionApi {
         files.set(sha256, info);
         return reply(info);
       }
+      case 'attachments.get': {
+        const info = files.get(String(req.sha256));
+        if (!info) throw new ApiError('not_found', `attachment ${String(req.sha256)} does not exist`);
+        return reply(info);
+      }
       case 'generation.send': {
         const r = request as CallRequest<'generation.send'>;
         const c = conversation(r.conversationId);
@@ -308,9 +336,30 @@ export function createDemoApi(): OmniFusionApi {
         return reply(status);
       case 'settings.get':
         return reply(settings);
-      case 'settings.set':
-        settings = { ...settings, ...(request as Partial<Settings>) };
+      case 'settings.set': {
+        const next: Settings = { ...settings, ...(request as Partial<Settings>) };
+        if (!['system', 'light', 'dark'].includes(next.theme)) throw new ApiError('bad_request', 'theme must be system, light or dark');
+        if (!Number.isInteger(next.maxNewTokens) || next.maxNewTokens < 1 || next.maxNewTokens > 32768) {
+          throw new ApiError('bad_request', 'maxNewTokens must be a whole number from 1 to 32768');
+        }
+        if (!['greedy', 'model'].includes(next.decoding)) throw new ApiError('bad_request', 'decoding must be greedy or model');
+        if (!['ask', 'ocr'].includes(next.captureMode)) throw new ApiError('bad_request', 'captureMode must be ask or ocr');
+        if (!['quick-ask', 'main'].includes(next.captureOpens)) throw new ApiError('bad_request', 'captureOpens must be quick-ask or main');
+        if (next.captureHotkey !== settings.captureHotkey) {
+          if (!isAcceleratorLike(next.captureHotkey)) {
+            throw new ApiError('bad_request', `"${next.captureHotkey}" is not a shortcut: use modifiers and one key, e.g. Control+Alt+Shift+M`);
+          }
+          if (isAvoidedAccelerator(next.captureHotkey, platform)) throw new ApiError('bad_request', `${next.captureHotkey} is a system shortcut: choose another`);
+        }
+        const hotkeyChanged = next.captureHotkey !== settings.captureHotkey;
+        settings = next;
+        if (hotkeyChanged) emit('capture.status', captureStatus());
         return reply(settings);
+      }
+      case 'capture.status':
+        return reply(captureStatus());
+      case 'capture.start':
+        throw new ApiError('bad_request', 'screen capture runs in the desktop app; here, use the Screenshot button');
       default:
         throw new ApiError('bad_request', `Unknown call ${String(name)}`);
     }

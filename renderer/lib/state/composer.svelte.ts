@@ -3,7 +3,9 @@
  * `addFiles`: the bytes are stored at once through attachments.add (validated and deduplicated by
  * sha256 on the other side), and a local blob: preview shows while that runs.
  */
+import type { CaptureMode } from '../../../main/api/capture';
 import type { AttachmentInfo, OmniFusionApi } from '../../../main/api/contract';
+import { placeholderFor } from '../capture/question';
 import { errorMessage } from '../platform/errors';
 import { ui } from './ui.svelte';
 
@@ -14,6 +16,8 @@ export interface PendingAttachment {
   status: 'uploading' | 'ready' | 'error';
   info?: AttachmentInfo;
   error?: string;
+  /** Set for a screenshot crop: its default question mode (Enter on an empty box asks it). */
+  capture?: CaptureMode;
 }
 
 /** Images one message may carry (the API service refuses more). */
@@ -42,10 +46,25 @@ export function imageFilesOf(data: DataTransfer | null): { images: File[]; other
   return { images, others: all.length - images.length };
 }
 
+/** Free a blob: preview (a capture's preview is the stored file's URL: nothing to free). */
+function revokePreview(url: string): void {
+  if (url.startsWith('blob:')) URL.revokeObjectURL(url);
+}
+
+/** The newest screenshot crop among `list`. */
+function lastCapture(list: readonly PendingAttachment[]): PendingAttachment | undefined {
+  for (let i = list.length - 1; i >= 0; i--) if (list[i]!.capture) return list[i];
+  return undefined;
+}
+
 class ComposerState {
   attachments = $state<PendingAttachment[]>([]);
   uploading = $derived(this.attachments.some((a) => a.status === 'uploading'));
   ready = $derived(this.attachments.filter((a) => a.status === 'ready'));
+  /** The newest attached screenshot crop's mode, or null when none is attached. */
+  captureMode = $derived<CaptureMode | null>(lastCapture(this.attachments)?.capture ?? null);
+  /** The question box's placeholder: the default question while a capture is attached. */
+  placeholder = $derived(placeholderFor(this.captureMode));
   /** Bumped to ask the composer textarea to take focus. */
   focusRequest = $state(0);
   /** Text another part of the window asks to add to the draft (e.g. a recognised formula); `n` makes each request new. */
@@ -112,15 +131,51 @@ class ComposerState {
     }
   }
 
+  /**
+   * Attach a screenshot crop that is already stored (the desktop capture, the quick-ask window,
+   * the in-page capture) and put the cursor in the question box; the placeholder shows the
+   * mode's default question, which Enter on an empty box sends, and Esc on an empty box removes
+   * the crop again (Composer.svelte).
+   */
+  attachCapture(attachment: AttachmentInfo, mode: CaptureMode): void {
+    const existing = this.attachments.find((a) => a.info?.sha256 === attachment.sha256);
+    if (existing) {
+      // The same crop again: one thumbnail, now the newest capture.
+      this.attachments.splice(this.attachments.indexOf(existing), 1);
+      this.attachments.push({ ...existing, capture: mode });
+    } else if (this.attachments.length >= MAX_IMAGES_PER_MESSAGE) {
+      ui.toast(`At most ${MAX_IMAGES_PER_MESSAGE} images per message: remove one to attach the screenshot.`, 'error');
+      return;
+    } else {
+      this.attachments.push({
+        key: this.#key++,
+        name: attachment.name || 'screenshot.png',
+        previewUrl: attachment.url,
+        status: 'ready',
+        info: attachment,
+        capture: mode,
+      });
+    }
+    this.focus();
+  }
+
+  /** Remove the newest screenshot crop (Esc on an empty question). @returns whether one was removed. */
+  removeCapture(): boolean {
+    const last = lastCapture(this.attachments);
+    if (!last) return false;
+    this.remove(last.key);
+    return true;
+  }
+
   remove(key: number): void {
     const i = this.attachments.findIndex((a) => a.key === key);
     if (i < 0) return;
-    URL.revokeObjectURL(this.attachments[i]!.previewUrl);
+    revokePreview(this.attachments[i]!.previewUrl);
     this.attachments.splice(i, 1);
   }
 
   clear(): void {
-    for (const a of this.attachments) URL.revokeObjectURL(a.previewUrl);
+    for (const a of this.attachments) revokePreview(a.previewUrl);
     this.attachments = [];
   }
 }

@@ -1,11 +1,36 @@
 /**
- * Settings and the theme. The theme setting is 'system' until the user flips it with the toggle;
- * the effective theme is written to <html data-theme> (the CSS variables hang off it). A copy of
- * the setting in localStorage lets the first paint use the right colours before settings.get answers.
+ * Settings, the theme and the capture hotkey's status. The theme setting is 'system' until the user
+ * flips it with the toggle; the effective theme is written to <html data-theme> (the CSS variables
+ * hang off it). A copy of the setting in localStorage lets the first paint use the right colours
+ * before settings.get answers.
+ *
+ * `save()` (the settings dialog) sends each changed setting in its own settings.set call, so a
+ * refused value (e.g. a hotkey that is a system shortcut) is reported against its own field and
+ * the rest of what the user changed is still saved.
+ *
+ * `captureStatus` follows capture.status (asked at start and after a save, and pushed by the
+ * 'capture.status' event); `dismissedNotices` are the hotkey problems the user dismissed in the
+ * chat window (kept in localStorage, see lib/settings/hotkey-notice.ts).
  */
+import type { CaptureStatus } from '../../../main/api/capture';
 import type { OmniFusionApi, Settings } from '../../../main/api/contract';
 import { errorMessage } from '../platform/errors';
+import { dismissNotice, loadDismissed, saveDismissed, shouldShowHotkeyNotice } from '../settings/hotkey-notice';
 import { ui } from './ui.svelte';
+
+/** Per setting: the one-line reason it was not saved. */
+export type SettingErrors = Partial<Record<keyof Settings, string>>;
+
+/** The order changed settings are saved in: the hotkey last (it is the one most likely refused). */
+const SAVE_ORDER: (keyof Settings)[] = ['theme', 'maxNewTokens', 'decoding', 'captureMode', 'captureOpens', 'captureHotkey'];
+
+function storage(): Storage | undefined {
+  try {
+    return typeof localStorage === 'undefined' ? undefined : localStorage;
+  } catch {
+    return undefined;
+  }
+}
 
 export type Theme = Settings['theme'];
 const CACHE_KEY = 'omnifusion.theme';
@@ -44,10 +69,18 @@ class SettingsState {
   theme = $state<Theme>(cachedTheme());
   #systemDark = $state(systemDark());
   effectiveTheme = $derived<'light' | 'dark'>(this.theme === 'system' ? (this.#systemDark ? 'dark' : 'light') : this.theme);
+  /** The global screenshot hotkey's state (null until capture.status answers). */
+  captureStatus = $state<CaptureStatus | null>(null);
+  /** Hotkey problems the user dismissed in the chat window. */
+  dismissedNotices = $state<string[]>(loadDismissed(storage()));
+  /** The chat window's hotkey notice is up. */
+  hotkeyNoticeVisible = $derived(shouldShowHotkeyNotice(this.captureStatus, this.dismissedNotices));
   #api: OmniFusionApi | undefined;
 
   async init(api: OmniFusionApi): Promise<void> {
     this.#api = api;
+    api.on('capture.status', (status) => (this.captureStatus = status));
+    void this.refreshCaptureStatus();
     if (typeof matchMedia === 'function') {
       matchMedia(DARK_QUERY).addEventListener('change', (e) => {
         this.#systemDark = e.matches;
@@ -62,6 +95,65 @@ class SettingsState {
     } catch (err) {
       ui.toast(`Settings could not be read: ${errorMessage(err)}`, 'error');
     }
+  }
+
+  /** Ask for the hotkey's state again (after a save, or when the settings dialog opens). */
+  async refreshCaptureStatus(): Promise<void> {
+    if (!this.#api) return;
+    try {
+      this.captureStatus = await this.#api.call('capture.status', {});
+    } catch {
+      // an older server without the call: no status, no notice
+    }
+  }
+
+  /** Settings as the server has them now (the settings dialog opens with these). */
+  async reload(): Promise<Settings | null> {
+    if (!this.#api) return this.settings;
+    try {
+      const settings = await this.#api.call('settings.get', {});
+      this.settings = settings;
+      return settings;
+    } catch {
+      return this.settings;
+    }
+  }
+
+  /**
+   * Save what differs from the current settings, one setting per call. Returns the errors of the
+   * settings that were refused (they keep their previous value); the others are saved.
+   */
+  async save(next: Partial<Settings>): Promise<SettingErrors> {
+    const errors: SettingErrors = {};
+    const api = this.#api;
+    if (!api) {
+      for (const key of Object.keys(next) as (keyof Settings)[]) errors[key] = 'Not connected.';
+      return errors;
+    }
+    const base = this.settings ?? (await this.reload());
+    let hotkeyTried = false;
+    for (const key of SAVE_ORDER) {
+      if (!(key in next) || next[key] === undefined) continue;
+      if (base && base[key] === next[key]) continue;
+      try {
+        const saved = await api.call('settings.set', { [key]: next[key] } as Partial<Settings>);
+        this.settings = saved;
+        if (key === 'theme') this.#setTheme(saved.theme);
+        if (key === 'captureHotkey') hotkeyTried = true;
+      } catch (err) {
+        errors[key] = errorMessage(err).split('\n')[0];
+        if (key === 'captureHotkey') hotkeyTried = true;
+      }
+    }
+    if (hotkeyTried) await this.refreshCaptureStatus();
+    return errors;
+  }
+
+  /** Hide the chat window's hotkey notice for the current problem (remembered across reloads). */
+  dismissHotkeyNotice(): void {
+    if (!this.captureStatus) return;
+    this.dismissedNotices = dismissNotice(this.dismissedNotices, this.captureStatus);
+    saveDismissed(storage(), this.dismissedNotices);
   }
 
   #setTheme(theme: Theme): void {

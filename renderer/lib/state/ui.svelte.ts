@@ -18,6 +18,10 @@ class UiState {
   toasts = $state<Toast[]>([]);
   viewer = $state<ViewerImage | null>(null);
   cameraOpen = $state(false);
+  /** The settings dialog is open (SettingsDialog.svelte). */
+  settingsOpen = $state(false);
+  /** The in-page capture overlay is open (lib/capture/in-page.svelte.ts). */
+  captureOpen = $state(false);
   /** Narrow windows (small screens, 200% zoom) show the conversation list as an overlay. */
   sidebarOpen = $state(false);
   /** The narrow layout is active (the sidebar is an overlay there). */
@@ -46,7 +50,7 @@ class UiState {
 
   /** True while a modal dialog owns Escape. */
   get modalOpen(): boolean {
-    return this.viewer !== null || this.cameraOpen;
+    return this.viewer !== null || this.cameraOpen || this.settingsOpen || this.captureOpen;
   }
 
   toast(text: string, kind: Toast['kind'] = 'info', ms = kind === 'error' ? 6000 : 2500): void {

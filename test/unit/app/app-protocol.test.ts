@@ -4,6 +4,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { APP_INDEX_URL, APP_ORIGIN, APP_SCHEME_PRIVILEGES, resolveAppRequest, urlOrigin } from '../../../main/app/app-protocol.js';
+import { captureFrameUrl } from '../../../main/api/capture.js';
 
 const root = path.resolve('/opt/omnifusion/dist/renderer');
 const sha = 'a'.repeat(64);
@@ -51,6 +52,13 @@ test('resolveAppRequest: attachments by hash', () => {
   assert.deepEqual(resolveAppRequest('app://omnifusion/files/abc', root), { kind: 'not_found' });
   assert.deepEqual(resolveAppRequest(`app://omnifusion/files/${'A'.repeat(64)}`, root), { kind: 'not_found' });
   assert.deepEqual(resolveAppRequest(`app://omnifusion/files/${sha}/x`, root), { kind: 'not_found' });
+});
+
+test('resolveAppRequest: capture frames by display id (the path captureFrameUrl builds)', () => {
+  assert.deepEqual(resolveAppRequest(`app://omnifusion${captureFrameUrl(2779098405)}`, root), { kind: 'capture-frame', displayId: 2779098405 });
+  assert.deepEqual(resolveAppRequest('app://omnifusion/capture/-1.png', root), { kind: 'not_found' });
+  assert.deepEqual(resolveAppRequest('app://omnifusion/capture/7.png/x', root), { kind: 'not_found' });
+  assert.deepEqual(resolveAppRequest('app://omnifusion/capture/7.jpg', root), { kind: 'not_found' });
 });
 
 test('resolveAppRequest: refuses traversal, other hosts and schemes, unknown types', () => {

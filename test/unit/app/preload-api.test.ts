@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ModelStatus } from '../../../main/api/contract.js';
-import { createPreloadApi } from '../../../main/app/preload-api.js';
+import { createCaptureBridge, createPreloadApi } from '../../../main/app/preload-api.js';
+import { SELECT_CHANNEL } from '../../../main/api/capture.js';
 import { callNameFromChannel, isIpcResult } from '../../../main/app/channels.js';
 
 test('call: invokes the call channel and unwraps { ok: true, value }', async () => {
@@ -84,4 +85,21 @@ test('channel helpers: the table decides, shapes are checked', () => {
   assert.equal(isIpcResult({ ok: false, error: { code: 'engine', message: 'm' } }), true);
   assert.equal(isIpcResult({ ok: false, error: { code: 'weird', message: 'm' } }), false);
   assert.equal(isIpcResult({ ok: false, error: 'm' }), false);
+});
+
+test('capture bridge: a selection or a cancel reaches the select channel; malformed answers never do', async () => {
+  const sent: Array<[string, unknown]> = [];
+  const bridge = createCaptureBridge(async (channel, request) => {
+    sent.push([channel, request]);
+    return true;
+  });
+  assert.equal(await bridge.select({ displayId: 7, selection: { start: { x: 1, y: 2 }, end: { x: 30, y: 40 } } }), true);
+  assert.equal(await bridge.select({ cancel: true }), true);
+  await assert.rejects(bridge.select({ displayId: '7', selection: { x: 0, y: 0, width: 1, height: 1 } } as never), /malformed selection/);
+  await assert.rejects(bridge.select({ displayId: 7, selection: { start: { x: 1, y: 2 }, end: { x: Number.NaN, y: 4 } }, extra: 'x' } as never), /malformed selection/);
+  assert.deepEqual(sent, [
+    [SELECT_CHANNEL, { displayId: 7, selection: { start: { x: 1, y: 2 }, end: { x: 30, y: 40 } } }],
+    [SELECT_CHANNEL, { cancel: true }],
+  ]);
+  assert.deepEqual(Object.keys(bridge), ['select']);
 });

@@ -6,6 +6,7 @@ import {
   MIN_HEIGHT,
   MIN_WIDTH,
   backgroundColor,
+  displayMediaAllowed,
   isAllowedNavigation,
   mainWindowOptions,
   permissionAllowed,
@@ -135,4 +136,16 @@ test('permissionAllowed: no microphone, no other origin, no subframes, nothing e
 test('permissionAllowed: clipboard writes (copy LaTeX) for the app page only', () => {
   assert.equal(permissionAllowed('clipboard-sanitized-write', { requestingUrl: app, isMainFrame: true }), true);
   assert.equal(permissionAllowed('clipboard-sanitized-write', { requestingUrl: 'https://evil.example/', isMainFrame: true }), false);
+});
+
+test('displayMediaAllowed: the app page, video only, after a click; nothing else', () => {
+  const ok = { securityOrigin: APP_ORIGIN, frameUrl: `${APP_ORIGIN}/index.html`, isMainFrame: true, videoRequested: true, audioRequested: false, userGesture: true };
+  assert.equal(displayMediaAllowed(ok), true);
+  assert.equal(displayMediaAllowed({ ...ok, userGesture: false }), false);
+  assert.equal(displayMediaAllowed({ ...ok, audioRequested: true }), false);
+  assert.equal(displayMediaAllowed({ ...ok, videoRequested: false }), false);
+  assert.equal(displayMediaAllowed({ ...ok, isMainFrame: false }), false);
+  assert.equal(displayMediaAllowed({ ...ok, frameUrl: undefined }), false);
+  assert.equal(displayMediaAllowed({ ...ok, frameUrl: 'https://evil.example/' }), false);
+  assert.equal(displayMediaAllowed({ ...ok, securityOrigin: 'https://evil.example' }), false);
 });

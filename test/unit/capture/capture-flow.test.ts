@@ -8,9 +8,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DesktopCapturerSource, NativeImage } from 'electron';
 import { captureDisplays, captureFallback, type CapturerApi, type ScreenApi } from '../../../main/app/capture/capture.js';
-import { captureRunner, overlayWindowOptions, parseSelection, startCapture, type CaptureFlowDeps } from '../../../main/app/capture/flow.js';
-import { CaptureHotkey, registerCaptureHotkey } from '../../../main/app/capture/hotkey.js';
-import type { Rect } from '../../../main/app/capture/geometry.js';
+import { parseSelection } from '../../../main/api/capture.js';
+import { captureRunner, overlayWindowOptions, startCapture, type CaptureFlowDeps } from '../../../main/app/capture/flow.js';
+import { CaptureHotkey, captureController, type ShortcutApi } from '../../../main/app/capture/hotkey.js';
+import type { SessionType } from '../../../main/app/capture/decisions.js';
+import type { Rect } from '../../../main/api/capture-geometry.js';
 
 /** A BGRA NativeImage stand-in: noisy (a real desktop) or one colour (blank). */
 function fakeImage(width: number, height: number, blank: boolean, crops: Rect[] = []): NativeImage {
@@ -110,15 +112,36 @@ test('hotkey: Wayland is unconfirmed until the first press; X11 confirmed; refus
   const fake = fakeShortcuts();
   let fired = 0;
   let t = 1000;
-  const hk = registerCaptureHotkey(fake.api, 'Control+Alt+Shift+M', () => fired++, 'wayland', () => t);
-  assert.equal(hk.state, 'unconfirmed');
+  const hk = new CaptureHotkey(fake.api, 'wayland', () => fired++, () => t);
+  assert.equal(hk.set('Control+Alt+Shift+M'), 'unconfirmed');
   t = 1500;
   fake.registered.get('Control+Alt+Shift+M')!();
   assert.equal(fired, 1);
   assert.equal(hk.state, 'confirmed');
-  assert.equal(registerCaptureHotkey(fakeShortcuts().api, 'Control+Alt+Shift+M', () => {}, 'x11').state, 'confirmed');
-  assert.equal(registerCaptureHotkey(fakeShortcuts(false).api, 'Control+Alt+Shift+M', () => {}, 'x11').state, 'failed');
-  assert.equal(registerCaptureHotkey(fakeShortcuts(new Error('bad')).api, 'Nope+', () => {}, 'windows').state, 'failed');
+  const registered = (api: ShortcutApi, accel: string, session: SessionType) => new CaptureHotkey(api, session, () => {}).set(accel);
+  assert.equal(registered(fakeShortcuts().api, 'Control+Alt+Shift+M', 'x11'), 'confirmed');
+  assert.equal(registered(fakeShortcuts(false).api, 'Control+Alt+Shift+M', 'x11'), 'failed');
+  assert.equal(registered(fakeShortcuts(new Error('bad')).api, 'Nope+', 'windows'), 'failed');
+});
+
+test('captureController: statuses carry the hotkey line; the first press on Wayland reports confirmed once', () => {
+  const fake = fakeShortcuts();
+  let started = 0;
+  const hk = new CaptureHotkey(fake.api, 'wayland', () => {});
+  const controller = captureController(hk, 'wayland', () => started++);
+  const changes: string[] = [];
+  controller.onChange((s) => changes.push(`${s.accelerator} ${s.state} ${s.message ?? ''}`));
+  const first = controller.set('Control+Alt+Shift+M');
+  assert.equal(first.state, 'unconfirmed');
+  assert.match(first.message ?? '', /has not confirmed it/);
+  fake.registered.get('Control+Alt+Shift+M')!();
+  fake.registered.get('Control+Alt+Shift+M')!();
+  assert.deepEqual(changes, ['Control+Alt+Shift+M confirmed '], 'one change, on the first press');
+  assert.deepEqual(controller.status(), { accelerator: 'Control+Alt+Shift+M', state: 'confirmed', command: 'omnifusion-desktop --capture' });
+  controller.start();
+  assert.equal(started, 1);
+  const taken = captureController(new CaptureHotkey(fakeShortcuts(false).api, 'x11', () => {}), 'x11', () => {});
+  assert.equal(taken.set('Control+Alt+Shift+K').state, 'failed');
 });
 
 test('hotkey: a new accelerator releases the old one and must be confirmed again; release on quit', () => {

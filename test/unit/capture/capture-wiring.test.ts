@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultHotkey } from '../../../main/app/capture/decisions.js';
+import { defaultHotkey } from '../../../main/api/capture.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -48,7 +48,9 @@ test('Wayland: the GlobalShortcutsPortal feature is switched on before ready; th
 
 test('--capture from a second instance: capture at physical size, one overlay per display, crop, attachment, window told', () => {
   assert.deepEqual(trace['getSources'], [{ types: ['screen'], thumbnailSize: { width: 200, height: 100 }, fetchWindowIcons: false }]);
-  const second = trace['secondInstance'] as { overlays: Array<{ bounds: number[]; frame: boolean; url: string }>; refused: boolean; answered: boolean };
+  const second = trace['secondInstance'] as { frameServed: unknown; frameAfter: number; overlays: Array<{ bounds: number[]; frame: boolean; url: string }>; refused: boolean; answered: boolean };
+  assert.deepEqual(second.frameServed, { status: 200, type: 'image/png', body: 'PNG frame 200x100', other: 404 }, 'the overlay page gets its display frozen');
+  assert.equal(second.frameAfter, 404, 'the frame is dropped once the selection is made');
   assert.equal(second.overlays.length, 1);
   assert.deepEqual(second.overlays[0]!.bounds, [0, 0, 100, 50]);
   assert.equal(second.overlays[0]!.frame, false);
@@ -57,7 +59,8 @@ test('--capture from a second instance: capture at physical size, one overlay pe
   assert.equal(second.answered, true);
   assert.deepEqual(trace['crops'], [{ x: 20, y: 10, width: 40, height: 30 }]);
   assert.deepEqual(trace['added'], [{ name: 'screenshot.png', bytes: 'PNG 40x30' }]);
-  assert.deepEqual(trace['sent'], ['omnifusion:capture.attached']);
+  assert.deepEqual(trace['published'], [{ event: 'capture.attached', sha256: 'c'.repeat(64), mode: 'ask' }], 'captureOpens = main: the main window gets the crop');
+  assert.equal(trace['displayMedia'], true, 'the in-page fallback capture is answered by a handler');
   assert.equal(trace['overlaysLeft'], 0);
   assert.equal(trace['handlerLeft'], false);
 });
@@ -66,4 +69,9 @@ test('the hotkey opens the overlays; Esc closes them without an attachment; quit
   assert.equal(trace['escPrevented'], true);
   assert.deepEqual(trace['afterEsc'], { overlaysLeft: 0, handlerLeft: false, added: 1 });
   assert.deepEqual(trace['unregistered'], [defaultHotkey(process.platform)]);
+});
+
+test('captureOpens = quick-ask: the crop opens in a compact, sandboxed window routed to it, with the mode', () => {
+  assert.deepEqual(trace['quickAsk'], { url: `app://omnifusion/index.html#quick-ask/${'c'.repeat(64)}/ocr`, width: 520, height: 440, sandbox: true });
+  assert.equal(trace['publishedAfterQuickAsk'], 1, 'the main window is not told as well');
 });

@@ -1,15 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { AVOIDED_ACCELERATORS, CAPTURE_COMMAND, defaultHotkey, normalizeAccelerator } from '../../../main/api/capture.js';
 import {
-  AVOIDED_ACCELERATORS,
-  CAPTURE_COMMAND,
   chooseCaptureFallback,
-  defaultHotkey,
   detectSessionType,
   electronSwitchesFor,
   isBlankFrame,
+  hotkeyStatus,
   isShortcutConfirmed,
-  normalizeAccelerator,
   shortcutState,
   switchToAppendArgs,
   type FallbackInput,
@@ -131,4 +129,17 @@ test('defaultHotkey avoids system shortcuts', () => {
     assert.ok(!key.includes('super'), 'no Super/Win chord');
     assert.ok(!key.includes('printscreen'));
   }
+});
+
+test('hotkeyStatus: no message when confirmed; unconfirmed and failed say how to bind the capture command', () => {
+  assert.deepEqual(hotkeyStatus('Control+Alt+Shift+M', 'confirmed', 'x11'), { accelerator: 'Control+Alt+Shift+M', state: 'confirmed', command: CAPTURE_COMMAND });
+  const unconfirmed = hotkeyStatus('Control+Alt+Shift+M', 'unconfirmed', 'wayland');
+  assert.match(unconfirmed.message ?? '', /^Control\+Alt\+Shift\+M is registered, but this Wayland session has not confirmed it/);
+  assert.ok(unconfirmed.message?.includes(CAPTURE_COMMAND));
+  const failedLinux = hotkeyStatus('Control+Alt+Shift+M', 'failed', 'x11');
+  assert.match(failedLinux.message ?? '', /could not be registered/);
+  assert.ok(failedLinux.message?.includes(CAPTURE_COMMAND));
+  const failedWindows = hotkeyStatus('Control+Alt+Shift+M', 'failed', 'windows');
+  assert.ok(!failedWindows.message?.includes(CAPTURE_COMMAND), 'Windows has no desktop shortcut command hint');
+  for (const s of [unconfirmed, failedLinux, failedWindows]) assert.ok(!s.message?.includes('\n'), 'one line');
 });

@@ -11,7 +11,7 @@ import {
   type Display,
   type Drag,
   type Rect,
-} from '../../../main/app/capture/geometry.js';
+} from '../../../main/api/capture-geometry.js';
 
 // Synthetic screenshot: every pixel encodes its own physical coordinates.
 // R = x mod 256, G = y mod 256, B = display index, A = (x >> 8) << 4 | (y >> 8).
