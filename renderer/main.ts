@@ -24,6 +24,7 @@ import { inPageCapture } from './lib/capture/in-page.svelte';
 import { getApi, setApi } from './lib/platform';
 import { chat } from './lib/state/chat.svelte';
 import { composer } from './lib/state/composer.svelte';
+import { imageTexts } from './lib/state/image-text.svelte';
 import { model } from './lib/state/model.svelte';
 import { applyCachedTheme, settings } from './lib/state/settings.svelte';
 
@@ -63,6 +64,7 @@ async function start(): Promise<void> {
 
   const api = await pickApi();
   composer.init(api);
+  imageTexts.init(api);
   void settings.init(api);
   void model.init(api);
   void chat.init(api);

@@ -19,6 +19,8 @@ export interface MessageTimings {
   promptTokens?: number;
   /** Tokens generated. */
   completionTokens?: number;
+  /** Tokens of recognized image text added to the prompt as OCR tokens (absent: none added). */
+  ocrTokens?: number;
 }
 
 /** An image attached to a message; its bytes are served from `url` (content-addressed by sha256). */
@@ -57,6 +59,47 @@ export interface ConversationSummary {
   /** ms since the epoch. */
   updatedAt: number;
   preview: string;
+  /**
+   * Whether the images' recognized text goes into the prompt as OCR tokens (OmniFusion paper,
+   * TextVQA with OCR tokens): 'auto' = for document-like images; or the user's 'on' / 'off'.
+   */
+  ocrTokens: OcrTokensSetting;
+}
+
+/** See ConversationSummary.ocrTokens. */
+export type OcrTokensSetting = 'auto' | 'on' | 'off';
+
+/** Corners [top-left, top-right, bottom-right, bottom-left] of a text line, [x, y] in image pixels (EXIF orientation applied). */
+export type TextQuad = [[number, number], [number, number], [number, number], [number, number]];
+
+/** A line of text read from an image. */
+export interface ImageTextLine {
+  text: string;
+  box: TextQuad;
+  /** Mean probability of the recognized characters, 0..1. */
+  confidence: number;
+}
+
+/**
+ * The text read from an attached image (page text OCR, PP-OCRv4), with where each line lies:
+ * the image viewer's selectable text layer, history search and OCR tokens come from it.
+ */
+export interface ImageText {
+  sha256: string;
+  /** pending: being read; done: read (text may be ''); failed: could not be read (`error`). */
+  status: 'pending' | 'done' | 'failed';
+  /** Lines joined by "\n", blocks separated by an empty line. */
+  text: string;
+  /** Blocks in reading order. */
+  blocks: Array<{ lines: ImageTextLine[] }>;
+  /** Size of the image the boxes refer to, pixels. */
+  width: number;
+  height: number;
+  /** Clockwise turn, degrees, that made the page upright before reading. */
+  rotation: 0 | 90 | 180 | 270;
+  /** Enough confident text to count as a document: 'auto' OCR tokens are on for it. */
+  documentLike: boolean;
+  error?: string;
 }
 
 /** A conversation with its messages, oldest first. */
@@ -70,6 +113,8 @@ export interface SearchHit {
   messageId: string;
   title: string;
   snippet: string;
+  /** Where the match is: the message's text, or the text read from one of its images. */
+  source: 'message' | 'attachment';
 }
 
 /** The model the engine has loaded, and where it runs. */
@@ -115,11 +160,19 @@ export interface ApiCalls {
   'conversations.get': { request: { id: string }; response: Conversation };
   'conversations.rename': { request: { id: string; title: string }; response: ConversationSummary };
   'conversations.delete': { request: { id: string }; response: { deleted: boolean } };
+  /** Choose whether this conversation's image text goes into the prompt as OCR tokens. */
+  'conversations.setOcrTokens': { request: { id: string; ocrTokens: OcrTokensSetting }; response: ConversationSummary };
   'search.messages': { request: { query: string }; response: SearchHit[] };
   /** Store an image (file picker, drop, paste, camera); validated and deduplicated by sha256. */
   'attachments.add': { request: { name: string; bytes: Uint8Array }; response: AttachmentInfo };
   /** A stored image's details (e.g. the crop a quick-ask window opens with). */
   'attachments.get': { request: { sha256: string }; response: AttachmentInfo };
+  /**
+   * The text read from a stored image; reading starts in the background when an image is added
+   * (and here, for images stored before), so the first answer may be 'pending': an
+   * `attachments.text` event follows when it is done.
+   */
+  'attachments.text': { request: { sha256: string }; response: ImageText };
   /** Send a user message with attachments and start the answer; tokens arrive as `generation.token` events. */
   'generation.send': {
     request: { conversationId: string; text: string; attachments: string[] };
@@ -161,6 +214,8 @@ export interface ApiEvents {
   /** The answer ended (complete, partial when stopped, or error). */
   'generation.done': { message: Message };
   'models.status': ModelStatus;
+  /** An image's text was read (or could not be). */
+  'attachments.text': ImageText;
   /** The desktop shell captured a region: put it in the main window's composer. */
   'capture.attached': { attachment: AttachmentInfo; mode: CaptureMode };
   /** The hotkey's state changed (registered anew, failed, or confirmed by its first press). */
@@ -185,9 +240,11 @@ export const CALL_NAMES = [
   'conversations.get',
   'conversations.rename',
   'conversations.delete',
+  'conversations.setOcrTokens',
   'search.messages',
   'attachments.add',
   'attachments.get',
+  'attachments.text',
   'generation.send',
   'generation.stop',
   'generation.regenerate',
@@ -200,7 +257,7 @@ export const CALL_NAMES = [
   'capture.start',
 ] as const satisfies readonly CallName[];
 
-export const EVENT_NAMES = ['generation.token', 'generation.done', 'models.status', 'capture.attached', 'capture.status', 'capture.pick'] as const satisfies readonly EventName[];
+export const EVENT_NAMES = ['generation.token', 'generation.done', 'models.status', 'capture.attached', 'capture.status', 'capture.pick', 'attachments.text'] as const satisfies readonly EventName[];
 
 /** An error a call ends with; `message` is one line for the user. */
 export interface ApiErrorPayload {

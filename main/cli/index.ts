@@ -19,7 +19,8 @@ import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../engine/session.j
 import type { GenerationConfig } from '../engine/generation/config.js';
 import type { ChatTurn } from '../engine/protocol.js';
 import { isImageInputError } from '../core/images/errors.js';
-import { OcrUsageError, ocr, type OcrOptions } from './ocr.js';
+import { OcrUsageError, checkOcrFlags, ocr, type OcrOptions } from './ocr.js';
+import { TextOcrModelError } from '../engine/text-ocr/index.js';
 import { OCR_FORMATS } from '../core/ocr.js';
 
 /** A mistake in how the command was called; printed as one line, exit code 2. */
@@ -57,6 +58,7 @@ interface AskOptions {
   json?: boolean;
   device: ExecutionProvider;
   threads?: number;
+  ocrTokens?: boolean;
 }
 
 /**
@@ -144,7 +146,28 @@ async function ask(inputs: string[], o: AskOptions): Promise<number> {
   try {
     const info = await host.load(modelDir, o.device, o.threads);
     if (info.note) process.stderr.write(`note: ${info.note}\n`);
-    const handle = host.generate({ images, question, generation, ...(history ? { history } : {}) }, (_id, text) => {
+    let ocrText: string[] | undefined;
+    if (o.ocrTokens) {
+      if (!info.ocr_text_position) {
+        throw new EngineError('bad_request', `model "${info.name}" takes no OCR text: its manifest has no prompt.ocr_text saying where such text goes (re-export it, or drop --ocr-tokens)`);
+      }
+      // Each image's text is read in the engine process first (its text-OCR queue), then sent with the question.
+      ocrText = [];
+      for (const image of images) {
+        if (interrupted) return EXIT_INTERRUPTED;
+        const reading = host.recognizeText(image, o.threads ? { threads: o.threads } : {});
+        cancel = reading.cancel;
+        try {
+          ocrText.push((await reading.result).text);
+        } catch (err) {
+          if (err instanceof EngineError && err.code === 'cancelled') return interrupted ? EXIT_INTERRUPTED : 0;
+          throw err;
+        }
+        if (!ocrText[ocrText.length - 1]) process.stderr.write(`note: --ocr-tokens: no text found in ${path.basename(image.path)}\n`);
+      }
+    }
+    const request = { images, question, generation, ...(history ? { history } : {}), ...(ocrText ? { ocr_text: ocrText } : {}) };
+    const handle = host.generate(request, (_id, text) => {
       if (!o.json) write(text);
     });
     cancel = handle.cancel;
@@ -160,6 +183,7 @@ async function ask(inputs: string[], o: AskOptions): Promise<number> {
           model: info.name,
           execution_provider: result.execution_provider,
           timings: result.timings,
+          ...(ocrText ? { ocr_text: ocrText, ocr: result.ocr ?? null } : {}),
         })}\n`,
       );
     } else {
@@ -280,7 +304,8 @@ export function buildProgram(run: (code: Promise<number>) => void, version: stri
     .option('--repetition-penalty <r>', 'penalty for repeating generated tokens (1 = none)', numberOption('--repetition-penalty', 'a number above 0', (n) => n > 0))
     .option('--block-ngram <n>', 'forbid repeating any n-gram of this size (no_repeat_ngram_size; 0 = off)', wholeAtLeast('--block-ngram', 0, 64))
     .option('--history <file>', 'JSON file of earlier turns: [{"question": "...", "answer": "..."}]')
-    .option('--json', 'print one JSON object with the answer, token ids, execution provider and timings')
+    .option('--ocr-tokens', "read each image's text first (built-in text OCR) and add it to the prompt where the model's manifest says, as OmniFusion's paper does for TextVQA")
+    .option('--json', 'print one JSON object with the answer, token ids, execution provider and timings (with --ocr-tokens also ocr_text, per image)')
     .addOption(new Option('--device <ep>', 'execution provider (falls back to cpu with a note)').choices(EXECUTION_PROVIDERS).default('cpu'))
     .option('--threads <n>', 'onnxruntime intra-op threads (default: chosen by onnxruntime)', wholeAtLeast('--threads', 1, MAX_THREADS))
     .action((inputs: string[], o: AskOptions) => run(ask(inputs, o)));
@@ -295,14 +320,19 @@ export function buildProgram(run: (code: Promise<number>) => void, version: stri
     .action((o: ServeOptions) => run(serve(o)));
   program
     .command('ocr')
-    .description('read the formula in an image as LaTeX (greedy decoding)')
-    .argument('<image>', 'image of one formula (printed or handwritten)')
+    .description('read the formula in an image as LaTeX (greedy decoding), or with --text the text of a page')
+    .argument('<image>', 'image of one formula (printed or handwritten), or with --text a page')
+    .option('--text', 'read the text of a page (scan or photo, any orientation) with the built-in text models; no model folder needed')
+    .option('--json', 'with --text: print JSON with blocks, lines, boxes, confidences, rotation and timings')
     .option('-m, --model <dir>', 'model package folder (default: $OMNIFUSION_MODEL)')
     .addOption(new Option('--format <format>', 'output: LaTeX, $…$, $$…$$, MathML, or JSON with validity and timings').choices(OCR_FORMATS).default('latex'))
     .option('--max-new-tokens <n>', 'most tokens to generate', wholeAtLeast('--max-new-tokens', 1, 32768))
     .addOption(new Option('--device <ep>', 'execution provider (falls back to cpu with a note)').choices(EXECUTION_PROVIDERS).default('cpu'))
     .option('--threads <n>', 'onnxruntime intra-op threads (default: chosen by onnxruntime)', wholeAtLeast('--threads', 1, MAX_THREADS))
-    .action((image: string, o: OcrOptions) => run(ocr(image, o, stdout.write)));
+    .action((image: string, o: OcrOptions, command: Command) => {
+      checkOcrFlags(o, (key) => command.getOptionValueSource(key) === 'cli');
+      run(ocr(image, o, stdout.write));
+    });
   const models = program.command('models').description('model packages');
   models
     .command('verify')
@@ -327,7 +357,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`omnifusion: ${err.message}\n`);
       return 2;
     }
-    if (err instanceof EngineError || err instanceof ModelPackageError || err instanceof StoreError || isImageInputError(err)) {
+    if (err instanceof EngineError || err instanceof ModelPackageError || err instanceof StoreError || err instanceof TextOcrModelError || isImageInputError(err)) {
       process.stderr.write(`omnifusion: ${err.message}\n`);
       return 1;
     }

@@ -5,6 +5,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type {
   ApiErrorPayload,
   ApiEvents,
@@ -17,12 +18,14 @@ import type {
   Message as ApiMessage,
   ModelStatus,
   OmniFusionApi,
+  ImageText,
   Settings,
 } from '../api/contract.js';
 import { defaultHotkey, isAcceleratorLike, isAvoidedAccelerator, CAPTURE_COMMAND, type CaptureStatus } from '../api/capture.js';
 import { decodeImage, ImageInputError } from './images/index.js';
+import { failedLayout, imageTextFromStored, layoutOf, pendingImageText, PAGE_TEXT_SOURCE, useOcrTokens } from './page-text.js';
 import { ocrRequest, readOcrAnswer } from './ocr.js';
-import { openStore, StoreError, type ConversationStore, type Message, type AttachmentInfo } from './store/index.js';
+import { openStore, StoreError, type ConversationStore, type ConversationSummary as StoreConversationSummary, type Message, type AttachmentInfo } from './store/index.js';
 import { EngineError, EngineHost, type EngineLauncher, type GenerationHandle } from '../engine/host.js';
 import type { ExecutionProvider } from '../engine/session.js';
 import type { ChatTurn, GenerateResult } from '../engine/protocol.js';
@@ -40,6 +43,8 @@ export interface ApiServiceOptions {
   capture?: CaptureController;
   /** process.platform, for the default hotkey and the system shortcuts it must avoid. */
   platform?: string;
+  /** Read the text of every added image in the background (default true). */
+  readImageText?: boolean;
 }
 
 /** The Electron shell's capture: its hotkey follows settings.captureHotkey; start() runs the flow. */
@@ -99,6 +104,10 @@ function toAttachment(a: AttachmentInfo, name = ''): ApiAttachment {
   return { sha256: a.sha256, mime: a.mime, bytes: a.byteSize, width: a.width ?? 0, height: a.height ?? 0, name, url: `/files/${a.sha256}` };
 }
 
+function toSummary(s: StoreConversationSummary): ApiConversationSummary {
+  return { id: String(s.id), title: s.title, updatedAt: s.updatedAt, preview: s.lastMessage?.preview ?? '', ocrTokens: s.ocrTokens };
+}
+
 function toMessage(m: Message): ApiMessage {
   return {
     id: String(m.id),
@@ -140,6 +149,11 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
   const platform = options.platform ?? process.platform;
   let settings: Settings = { ...defaultSettings(platform), ...(JSON.parse(await readFile(settingsFile, 'utf8').catch(() => '{}')) as Partial<Settings>) };
   let status: ModelStatus = { name: '', family: '', executionProvider: '', state: 'none' };
+  /** The loaded model's manifest places OCR text in its prompt (prompt.ocr_text). */
+  let takesOcrText = false;
+  /** Images being read (page text OCR in the engine process), by sha256. */
+  const reading = new Map<string, { result: Promise<ImageText>; cancel(): void }>();
+  let closing = false;
 
   const emit = <E extends EventName>(event: E, payload: ApiEvents[E]): void => {
     for (const listener of listeners.get(event) ?? []) (listener as (p: ApiEvents[E]) => void)(payload);
@@ -166,6 +180,7 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
         setStatus({ ...status, state: 'loading' });
         try {
           const info = await engine.load(options.modelDir!, options.executionProvider ?? 'cpu');
+          takesOcrText = info.ocr_text_position !== undefined;
           setStatus({ name: info.name, family: info.family, executionProvider: info.execution_provider, ...(info.note ? { note: info.note } : {}), state: 'ready' });
         } catch (err) {
           setStatus({ ...status, state: 'error', error: (err as Error).message });
@@ -182,11 +197,11 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
   const summary = (id: number): ApiConversationSummary => {
     const s = store.listConversations().find((c) => c.id === id);
     if (!s) throw new ApiRequestError('not_found', `conversation ${id} does not exist`);
-    return { id: String(s.id), title: s.title, updatedAt: s.updatedAt, preview: s.lastMessage?.preview ?? '' };
+    return toSummary(s);
   };
 
   /** Earlier complete turns of the branch ending at `userMessage`, and the images to show the model. */
-  const contextFor = (messages: readonly Message[], userMessage: Message): { history: ChatTurn[]; images: { path: string }[] } => {
+  const contextFor = (messages: readonly Message[], userMessage: Message): { history: ChatTurn[]; images: { sha256: string; path: string }[] } => {
     const branch = activeBranch(messages.filter((m) => m.id <= userMessage.id || m.id === userMessage.id));
     const upTo = branch.slice(0, branch.findIndex((m) => m.id === userMessage.id));
     const history: ChatTurn[] = [];
@@ -200,8 +215,56 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
     }
     // A follow-up question without images is about the latest images of the conversation.
     const withImages = [userMessage, ...[...upTo].reverse()].find((m) => m.role === 'user' && m.attachments.length);
-    const images = (withImages?.attachments ?? []).map((a) => ({ path: store.attachmentPath(a.sha256) }));
+    const images = (withImages?.attachments ?? []).map((a) => ({ sha256: a.sha256, path: store.attachmentPath(a.sha256) }));
     return { history, images };
+  };
+
+  /**
+   * The text of a stored image: from the store when it was read before, else read now in the
+   * engine process (one reading per image at a time), stored with its layout (searchable at
+   * once) and announced with an `attachments.text` event. Never rejects: a failure is stored as
+   * 'failed' with its one-line reason, so an unreadable image is not read again and again.
+   */
+  const imageText = (sha256: string): Promise<ImageText> => {
+    const stored = store.getAttachmentText(sha256, PAGE_TEXT_SOURCE);
+    if (stored) return Promise.resolve(imageTextFromStored(sha256, stored.text, stored.layout));
+    const running = reading.get(sha256);
+    if (running) return running.result;
+    const handle = engine.recognizeText({ path: store.attachmentPath(sha256) });
+    const result = handle.result.then(
+      (page) => ({ text: page.text, layout: layoutOf(page) }),
+      (err: unknown) => ({ text: '', layout: failedLayout(err instanceof Error ? err.message : String(err)) }),
+    ).then(({ text, layout }) => {
+      reading.delete(sha256);
+      if (closing) return pendingImageText(sha256);
+      try {
+        store.setAttachmentText(sha256, PAGE_TEXT_SOURCE, text, layout);
+      } catch {
+        // The image is gone (its message deleted meanwhile): nothing to keep.
+      }
+      const read = imageTextFromStored(sha256, text, layout);
+      emit('attachments.text', read);
+      return read;
+    });
+    reading.set(sha256, { result, cancel: handle.cancel });
+    return result;
+  };
+
+  /** How long an answer waits for its images' text before going ahead without OCR tokens, ms. */
+  const OCR_WAIT_MS = 60_000;
+
+  /**
+   * OCR tokens for a question: each image's recognized text (null for none) when the
+   * conversation's setting and its images call for them and the model's manifest places them.
+   */
+  const ocrTextFor = async (conversationId: number, images: readonly string[]): Promise<(string | null)[] | undefined> => {
+    const setting = store.getConversation(conversationId)?.ocrTokens ?? 'auto';
+    if (!takesOcrText || setting === 'off' || images.length === 0) return undefined;
+    const stopWaiting = new AbortController();
+    const timeout = delay(OCR_WAIT_MS, undefined, { signal: stopWaiting.signal }).catch(() => undefined);
+    const texts = await Promise.race([Promise.all(images.map(imageText)), timeout]).finally(() => stopWaiting.abort());
+    if (!texts || !useOcrTokens(setting, texts)) return undefined;
+    return texts.map((t) => (t.status === 'done' && t.text.trim() ? t.text : null));
   };
 
   /** Refuse before anything is stored when there is no model to answer with. */
@@ -216,13 +279,15 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
   const answer = async (conversationId: number, userMessage: Message): Promise<ApiMessage> => {
     const messages = store.getConversation(conversationId)!.messages;
     const { history, images } = contextFor(messages, userMessage);
+    const ocrText = await ocrTextFor(conversationId, images.map((i) => i.sha256));
     const writer = store.beginAssistantMessage(conversationId, status.name, { parentId: userMessage.id });
     const messageId = writer.messageId;
     const handle = engine.generate(
       {
-        images,
+        images: images.map(({ path }) => ({ path })),
         question: userMessage.content,
         history,
+        ...(ocrText ? { ocr_text: ocrText } : {}),
         generation: settings.decoding === 'greedy' ? { max_new_tokens: settings.maxNewTokens, do_sample: false, num_beams: 1 } : { max_new_tokens: settings.maxNewTokens },
       },
       (_id, text) => {
@@ -238,7 +303,13 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
         if (err) writer.fail(err instanceof Error ? err.message : String(err));
         else if (result!.finish_reason === 'cancelled') writer.interrupt();
         else {
-          writer.complete({ timeToFirstTokenMs: result!.timings.ttft_ms, totalMs: result!.timings.total_ms, promptTokens: result!.prompt_length, completionTokens: result!.token_ids.length });
+          writer.complete({
+            timeToFirstTokenMs: result!.timings.ttft_ms,
+            totalMs: result!.timings.total_ms,
+            promptTokens: result!.prompt_length,
+            completionTokens: result!.token_ids.length,
+            ...(result!.ocr ? { ocrTokens: result!.ocr.tokens } : {}),
+          });
         }
       } catch {
         // The conversation was deleted while answering: nothing left to update.
@@ -283,11 +354,11 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
   };
 
   const handlers: { [C in CallName]: (request: CallRequest<C>) => Promise<CallResponse<C>> | CallResponse<C> } = {
-    'conversations.list': () => store.listConversations().map((s) => ({ id: String(s.id), title: s.title, updatedAt: s.updatedAt, preview: s.lastMessage?.preview ?? '' })),
+    'conversations.list': () => store.listConversations().map(toSummary),
     'conversations.create': ({ title }) => summary(store.createConversation(title?.trim() || 'New chat').id),
     'conversations.get': ({ id }) => {
       const c = conversation(id);
-      return { id: String(c.id), title: c.title, updatedAt: c.updatedAt, preview: '', messages: activeBranch(c.messages).map(toMessage) };
+      return { id: String(c.id), title: c.title, updatedAt: c.updatedAt, preview: '', ocrTokens: c.ocrTokens, messages: activeBranch(c.messages).map(toMessage) };
     },
     'conversations.rename': ({ id, title }) => {
       if (!title?.trim()) throw new ApiRequestError('bad_request', 'the title is empty');
@@ -295,13 +366,20 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
       return summary(toId(id, 'conversation'));
     },
     'conversations.delete': ({ id }) => ({ deleted: store.deleteConversation(toId(id, 'conversation')) }),
+    'conversations.setOcrTokens': ({ id, ocrTokens }) => {
+      if (!['auto', 'on', 'off'].includes(ocrTokens)) throw new ApiRequestError('bad_request', 'ocrTokens must be auto, on or off');
+      if (!store.setOcrTokens(toId(id, 'conversation'), ocrTokens)) throw new ApiRequestError('not_found', `conversation ${id} does not exist`);
+      return summary(toId(id, 'conversation'));
+    },
     'search.messages': ({ query }) =>
-      store.search(query ?? '').map((hit) => ({ conversationId: String(hit.conversationId), messageId: String(hit.messageId), title: hit.conversationTitle, snippet: markHighlights(hit.snippet, hit.highlights) })),
+      store.search(query ?? '').map((hit) => ({ conversationId: String(hit.conversationId), messageId: String(hit.messageId), title: hit.conversationTitle, snippet: markHighlights(hit.snippet, hit.highlights), source: hit.source })),
     'attachments.add': async ({ name, bytes }) => {
       if (!(bytes instanceof Uint8Array)) throw new ApiRequestError('bad_request', 'attachment bytes are missing');
       const image = await decodeImage(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { name: name || 'image' });
       const mime = IMAGE_MIME[image.source.format] ?? 'application/octet-stream';
       const sha256 = store.putAttachment(bytes, { mime, width: image.width, height: image.height });
+      // Read its text in the background: search, the viewer's text layer and OCR tokens use it.
+      if (options.readImageText !== false) void imageText(sha256);
       return toAttachment(store.getAttachment(sha256)!, name);
     },
     'attachments.get': ({ sha256 }) => {
@@ -309,6 +387,14 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
       const info = store.getAttachment(sha256);
       if (!info) throw new ApiRequestError('not_found', `attachment ${sha256} does not exist`);
       return toAttachment(info);
+    },
+    'attachments.text': ({ sha256 }) => {
+      if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw new ApiRequestError('bad_request', 'sha256 must be the hash of an added image');
+      if (!store.getAttachment(sha256)) throw new ApiRequestError('not_found', `attachment ${sha256} does not exist`);
+      const stored = store.getAttachmentText(sha256, PAGE_TEXT_SOURCE);
+      if (stored) return imageTextFromStored(sha256, stored.text, stored.layout);
+      void imageText(sha256);
+      return pendingImageText(sha256);
     },
     'generation.send': async ({ conversationId, text, attachments }) => {
       if (!text?.trim()) throw new ApiRequestError('bad_request', 'the message is empty');
@@ -405,7 +491,9 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
       return { code: 'internal', message: `internal error: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}` };
     },
     async close() {
+      closing = true;
       for (const handle of active.values()) handle.cancel();
+      for (const r of reading.values()) r.cancel();
       await engine.stop();
       store.close();
     },

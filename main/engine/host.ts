@@ -7,7 +7,17 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionProvider } from './session.js';
-import type { EngineErrorCode, EngineEvent, EngineRequest, GenerateRequest, GenerateResult, LoadedModelInfo } from './protocol.js';
+import type {
+  EngineErrorCode,
+  EngineEvent,
+  EngineRequest,
+  GenerateRequest,
+  GenerateResult,
+  ImageSource,
+  LoadedModelInfo,
+  RecognizeTextOptions,
+  RecognizeTextResult,
+} from './protocol.js';
 
 /** A failed engine request; `message` is one line for the user. */
 export class EngineError extends Error {
@@ -29,6 +39,12 @@ interface Pending {
 /** A running generation: its result, and a way to stop it between decoder steps. */
 export interface GenerationHandle {
   result: Promise<GenerateResult>;
+  cancel(): void;
+}
+
+/** A running page-text recognition: its result, and a way to stop it between graph runs (the result then rejects with EngineError 'cancelled'). */
+export interface TextRecognitionHandle {
+  result: Promise<RecognizeTextResult>;
   cancel(): void;
 }
 
@@ -189,6 +205,34 @@ export class EngineHost {
         () => cancelled,
       );
     })();
+    const cancel = (): void => {
+      if (cancelled) return;
+      cancelled = true;
+      if (requestId !== undefined) this.child?.send({ type: 'cancel', id: requestId });
+    };
+    return { result, cancel };
+  }
+
+  /**
+   * Read the text of a page image in the engine process (PP-OCRv4; see engine/text-ocr). Needs no
+   * loaded model: the OCR sessions are created on the first call. Requests go to the engine's
+   * text-OCR queue, which runs beside generation (see engine-server.ts), so reading a page never
+   * waits for an answer to finish and delays a running answer by at most one graph run per step.
+   * A crashed engine is restarted for the next request (the VLM is reloaded only by the next generate).
+   * @throws (via result) EngineError with code bad_image (unreadable image), bad_request (bad
+   *   options), bad_model (text-OCR models missing), cancelled, crashed, internal.
+   */
+  recognizeText(image: ImageSource, options?: RecognizeTextOptions): TextRecognitionHandle {
+    let requestId: number | undefined;
+    let cancelled = false;
+    const result = this.request<RecognizeTextResult>(
+      (id) => {
+        requestId = id;
+        return { type: 'recognize_text', id, image, ...(options ? { options } : {}) };
+      },
+      undefined,
+      () => cancelled,
+    );
     const cancel = (): void => {
       if (cancelled) return;
       cancelled = true;

@@ -13,7 +13,7 @@ import { clipPreprocessBatch } from './preprocess/clip.js';
 import { generationDefaultsOf, loadManifest, ModelPackageError, GRAPH_NAMES, type GraphName, type ModelManifest } from './package/manifest.js';
 import { checkGraphSignature, openSession, type ExecutionProvider } from './session.js';
 import { TextTokenizer } from './tokenizer.js';
-import { buildOmniFusionPrompt, type PromptSegment } from './models/omnifusion.js';
+import { buildOmniFusionPrompt, prepareOcrText, type PromptSegment } from './models/omnifusion.js';
 import {
   beamSearch,
   greedyOrSample,
@@ -23,7 +23,7 @@ import {
   type DecoderStep,
   type GenerationConfig,
 } from './generation/index.js';
-import type { GenerateRequest, GenerateResult, ImageSource, LoadedModelInfo } from './protocol.js';
+import type { GenerateRequest, GenerateResult, ImageSource, LoadedModelInfo, OcrPromptInfo } from './protocol.js';
 
 /** Options for loading a package. */
 export interface LoadOptions {
@@ -98,6 +98,7 @@ export class VlmPipeline {
       execution_provider: executionProvider,
       ...(notes.length ? { note: notes.join('; ') } : {}),
       load_ms: performance.now() - started,
+      ...(manifest.prompt.ocr_text ? { ocr_text_position: manifest.prompt.ocr_text.position } : {}),
     };
     const prefillChunk = options.prefillChunk ?? 512;
     if (!Number.isInteger(prefillChunk) || prefillChunk < 1) throw new BadRequestError(`prefillChunk must be a whole number ≥ 1, got ${prefillChunk}`);
@@ -135,13 +136,40 @@ export class VlmPipeline {
   }
 
   /** Prompt segments for a request (see models/omnifusion.ts for the order). */
-  buildPrompt(request: Pick<GenerateRequest, 'question' | 'history'>, numImages: number): PromptSegment[] {
-    return buildOmniFusionPrompt(
+  buildPrompt(request: Pick<GenerateRequest, 'question' | 'history' | 'ocr_text'>, numImages: number): PromptSegment[] {
+    return this.assemblePrompt(request, numImages).segments;
+  }
+
+  /**
+   * Prompt segments for a request, with its OCR text (if any) normalised, capped and placed where
+   * the manifest's `prompt.ocr_text` says.
+   * @throws BadRequestError for OCR text the package has no place for, or more OCR texts than images.
+   */
+  assemblePrompt(request: Pick<GenerateRequest, 'question' | 'history' | 'ocr_text'>, numImages: number): { segments: PromptSegment[]; ocr?: OcrPromptInfo } {
+    const encode = (t: string): number[] => this.tokenizer.encode(t);
+    const raw = request.ocr_text ?? [];
+    if (!Array.isArray(raw) || raw.some((t) => t !== null && typeof t !== 'string')) throw new BadRequestError('ocr_text must be a list of strings (or null), one per image');
+    if (raw.length > numImages) throw new BadRequestError(`ocr_text has ${raw.length} entries for ${numImages} image${numImages === 1 ? '' : 's'}`);
+    const layout = this.manifest.prompt.ocr_text;
+    let ocr: OcrPromptInfo | undefined;
+    let ocrTexts: (string | null)[] = [];
+    if (raw.some((t) => t?.trim())) {
+      if (!layout) {
+        throw new BadRequestError(
+          `model "${this.manifest.name}" takes no OCR text: its manifest has no prompt.ocr_text saying where such text goes (re-export it, or ask without OCR text)`,
+        );
+      }
+      const prepared = prepareOcrText(layout, raw, encode);
+      ocrTexts = prepared.texts;
+      if (prepared.texts.some((t) => t)) ocr = { position: layout.position, tokens: prepared.tokens, truncated: prepared.truncated };
+    }
+    const segments = buildOmniFusionPrompt(
       this.manifest.prompt,
-      (t) => this.tokenizer.encode(t),
-      { numImages, question: request.question, ...(request.history ? { history: request.history } : {}) },
+      encode,
+      { numImages, question: request.question, ...(request.history ? { history: request.history } : {}), ...(ocr ? { ocrTexts } : {}) },
       this.manifest.text_config.bos_token_id,
     );
+    return { segments, ...(ocr ? { ocr } : {}) };
   }
 
   /**
@@ -194,6 +222,9 @@ export class VlmPipeline {
     const config = resolveGenerationConfig(this.defaults, request.generation ?? {});
 
     const images = request.images ?? [];
+    // Prompt first: a request the model cannot take is refused before the images are encoded.
+    const { segments, ocr } = this.assemblePrompt(request, images.length);
+    const promptMs = performance.now() - started;
     let features: { data: Float32Array; dims: number[] } | undefined;
     if (images.length) {
       const { pixel_values, dims } = await this.preprocess(images);
@@ -201,7 +232,6 @@ export class VlmPipeline {
     }
     const imageDone = performance.now();
 
-    const segments = this.buildPrompt(request, images.length);
     const inputsEmbeds = await this.embedPrompt(segments, features);
     const promptLength = inputsEmbeds.length / this.manifest.text_config.hidden_size;
     const context = this.manifest.text_config.max_position_embeddings;
@@ -253,12 +283,13 @@ export class VlmPipeline {
       prompt_length: promptLength,
       execution_provider: this.info.execution_provider,
       timings: {
-        image_ms: imageDone - started,
-        prefill_ms: prefillDone - imageDone,
+        image_ms: imageDone - started - promptMs,
+        prefill_ms: prefillDone - imageDone + promptMs,
         ttft_ms: (firstTokenAt || end) - started,
         decode_tokens_per_s: cache.steps > 0 ? (cache.steps * 1000) / (cache.lastStepEnd - prefillDone) : 0,
         total_ms: end - started,
       },
+      ...(ocr ? { ocr } : {}),
     };
   }
 

@@ -7,6 +7,9 @@
  */
 import type { ExecutionProvider } from './session.js';
 import type { GenerationConfig } from './generation/config.js';
+import type { OcrTextPosition } from './package/manifest.js';
+import type { PageTextBlock } from './text-ocr/engine.js';
+import type { Rotation } from './text-ocr/orientation.js';
 
 /** An image given to the engine: a file path, or the file's bytes with a display name for errors. */
 export type ImageSource = { path: string } | { bytes: Uint8Array; name: string };
@@ -24,6 +27,23 @@ export interface GenerateRequest {
   history?: ChatTurn[];
   /** Overrides of the model's generation defaults (validated by resolveGenerationConfig). */
   generation?: Partial<GenerationConfig>;
+  /**
+   * Text read from each image (`ocr_text[i]` belongs to `images[i]`; null or blank for none), put
+   * into the prompt as OCR tokens where the package's manifest says (`prompt.ocr_text`: position,
+   * template, word separator, token cap; see models/omnifusion.ts). At most as many entries as
+   * images. A package without `prompt.ocr_text` refuses a request with non-blank OCR text
+   * (bad_request); `LoadedModelInfo.ocr_text_position` tells beforehand.
+   */
+  ocr_text?: (string | null)[];
+}
+
+/** How the OCR text of a request went into its prompt (present when some did). */
+export interface OcrPromptInfo {
+  position: OcrTextPosition;
+  /** Tokens of recognised text that went in (each image's text encoded alone, template not counted). */
+  tokens: number;
+  /** Whether some text was cut to stay within the manifest's `prompt.ocr_text.max_tokens`. */
+  truncated: boolean;
 }
 
 /** Time spent per stage of one request, in milliseconds (tokens/s for decode). */
@@ -50,6 +70,8 @@ export interface GenerateResult {
   prompt_length: number;
   execution_provider: string;
   timings: GenerateTimings;
+  /** Present when the request's `ocr_text` put text into the prompt. */
+  ocr?: OcrPromptInfo;
 }
 
 /** Facts about the loaded model, sent once loading is done. */
@@ -61,22 +83,68 @@ export interface LoadedModelInfo {
   /** Why the provider differs from the one requested, if it does (for example "webgpu unavailable … using cpu"). */
   note?: string;
   load_ms: number;
+  /** Where the package puts OCR text in its prompt; absent when its manifest has no `prompt.ocr_text` (OCR tokens are refused). */
+  ocr_text_position?: OcrTextPosition;
+}
+
+/** How to read the text of a page (`recognize_text`). */
+export interface RecognizeTextOptions {
+  /** Detect and correct a page turned by 90°, 180° or 270° (default true). */
+  detect_rotation?: boolean;
+  /** Lines recognised with a lower mean character probability are left out, 0..1 (default 0.5, PaddleOCR's drop_score). */
+  min_confidence?: number;
+  /** onnxruntime intra-op threads of the text-OCR sessions (default: onnxruntime's choice); fixed when the sessions are first created for that count. */
+  threads?: number;
+}
+
+/** Milliseconds per stage of one `recognize_text` request. */
+export interface RecognizeTextTimings {
+  /** Waiting behind earlier text-OCR requests of the engine's OCR queue. */
+  queued_ms: number;
+  /** Creating the PP-OCRv4 sessions (first request of a process only; 0 after). */
+  load_ms: number;
+  decode_ms: number;
+  detect_ms: number;
+  recognize_ms: number;
+  /** Decode + detect + recognise (no queueing, no loading), as `omnifusion ocr --text --json` reports it. */
+  total_ms: number;
+}
+
+/** The text of a page (engine/text-ocr's PageText with snake_case timings). */
+export interface RecognizeTextResult {
+  /** Lines joined by "\n", blocks separated by an empty line. */
+  text: string;
+  /** Blocks in reading order; every line with its text, `box` (corners [tl, tr, br, bl] as [x, y] pixels of the decoded input image) and `confidence` (0..1). */
+  blocks: PageTextBlock[];
+  /** Clockwise turn, degrees, that made the page upright before reading. */
+  rotation: Rotation;
+  /** Size of the decoded input image, pixels (the frame of the boxes). */
+  width: number;
+  height: number;
+  timings: RecognizeTextTimings;
 }
 
 /** Host → engine. */
 export type EngineRequest =
   | { type: 'load'; id: number; modelDir: string; executionProvider: ExecutionProvider; threads?: number }
   | { type: 'generate'; id: number; request: GenerateRequest }
+  /** Page text OCR (PP-OCRv4); needs no loaded model. Served by a queue of its own, see engine-server.ts. */
+  | { type: 'recognize_text'; id: number; image: ImageSource; options?: RecognizeTextOptions }
   | { type: 'cancel'; id: number }
   | { type: 'shutdown' };
 
-/** Error classes the engine reports; `message` is always one line for the user. */
-export type EngineErrorCode = 'bad_image' | 'bad_model' | 'bad_request' | 'not_loaded' | 'internal';
+/**
+ * Error classes the engine reports; `message` is always one line for the user. `bad_model` also
+ * covers missing or unloadable text-OCR models; `cancelled` ends a cancelled `recognize_text`
+ * (a cancelled generation ends with `done`, finish_reason 'cancelled', and its partial answer).
+ */
+export type EngineErrorCode = 'bad_image' | 'bad_model' | 'bad_request' | 'not_loaded' | 'cancelled' | 'internal';
 
-/** Engine → host. Every request with an id gets exactly one `loaded`/`done` or `error` with that id. */
+/** Engine → host. Every request with an id gets exactly one `loaded`/`done`/`recognized` or `error` with that id. */
 export type EngineEvent =
   | { type: 'ready'; pid: number }
   | { type: 'loaded'; id: number; info: LoadedModelInfo }
   | { type: 'token'; id: number; token_id: number; text: string }
   | { type: 'done'; id: number; result: GenerateResult }
+  | { type: 'recognized'; id: number; result: RecognizeTextResult }
   | { type: 'error'; id: number; code: EngineErrorCode; message: string };

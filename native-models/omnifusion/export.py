@@ -45,6 +45,13 @@ EXTERNAL_DATA_THRESHOLD = 1_500_000_000  # bytes of weights; protobuf's hard lim
 EXTERNAL_ALIGN = 65536  # lets onnxruntime mmap tensors (Windows allocation granularity)
 
 SYSTEM_PROMPT = "This is a dialog with AI assistant.\n"  # OmniFusion README gen_answer
+# OCR tokens in the prompt, as the paper's TextVQA scores "with OCR tokens" (arXiv 2404.06212,
+# Table 9, zero-shot with lmms-eval): lmms-eval's textvqa_doc_to_text with ocr=True appends
+# "\nReference OCR token: " + ", ".join(ocr_tokens) to the question, i.e. inside the user turn,
+# after the question, encoded with it: USER text(q + ocr) BOT. max_tokens keeps one image (576
+# tokens) + OCR text + a short answer within the 2048-token context OmniFusion was fine-tuned at.
+OCR_TEXT = {"position": "after_question", "template": "\nReference OCR token: {text}",
+            "word_separator": ", ", "max_tokens": 1024}
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]  # openai CLIP preprocessor_config.json
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 PIL_RESAMPLE = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
@@ -549,7 +556,7 @@ def export_package(ck: arch.OmniFusionCheckpoint, out_dir: str, dtype: str, name
                           "num_image_tokens": a.num_tokens},
         "preprocessing": _preprocessing(ck),
         "prompt": {"system": SYSTEM_PROMPT, "add_bos_token": False, "image": ["SOI", "<image>", "EOI"],
-                   "turn": ["USER", "<question>", "BOT"], "answer_follows_bot": True},
+                   "turn": ["USER", "<question>", "BOT"], "answer_follows_bot": True, "ocr_text": OCR_TEXT},
         "special_embeddings": {"file": "special_embeddings.bin", "dtype": "float32",
                                "shape": [4, t.hidden_size], "names": list(arch.SPECIAL_NAMES)},
         "tokenizer": {"file": "tokenizer.json", "config_file": "tokenizer_config.json"},

@@ -223,6 +223,16 @@ describe('stopping and devices', () => {
     assert.match(run.stderr, /^note: cuda unavailable: .*; using cpu\n$/);
     assert.equal(JSON.parse(run.stdout).execution_provider, 'cpu');
   });
+
+  test('--device webgpu without a usable GPU falls back to cpu with one note', async (t) => {
+    const run = await runCli(['ask', receipt, 'q?', '--model', TINY_MODEL_DIR, '--greedy', '--json', '--max-new-tokens', '3', '--device', 'webgpu']);
+    assert.equal(run.code, 0, run.stderr);
+    if (JSON.parse(run.stdout).execution_provider === 'webgpu') return t.skip('this machine has a usable WebGPU adapter');
+    // Dawn (WebGPU's native library) may print its own warning first; ours is one line.
+    assert.equal(run.stderr.split('\n').filter((l) => l.startsWith('note:')).length, 1, run.stderr);
+    assert.match(run.stderr, /^note: webgpu unavailable: .*; using cpu$/m);
+    assert.equal(JSON.parse(run.stdout).execution_provider, 'cpu');
+  });
 });
 
 describe('omnifusion models verify', () => {

@@ -3,6 +3,7 @@ export { openStore, DB_FILE_NAME, ATTACHMENTS_DIR_NAME } from './store.js';
 export type {
   AssistantMessageWriter,
   AttachmentInfo,
+  AttachmentText,
   Conversation,
   ConversationStore,
   ConversationSummary,
@@ -12,6 +13,7 @@ export type {
   MessageStatus,
   MessageTimings,
   NewMessage,
+  OcrTokensSetting,
   OpenStoreOptions,
   SearchHit,
   StoreRecovery,

@@ -166,6 +166,19 @@ export const MIGRATIONS: readonly Migration[] = [
         INSERT INTO attachment_text_fts(attachment_text_fts, rank) VALUES ('secure-delete', 1);
       `),
   },
+  {
+    id: 4,
+    name: 'text layer of images and OCR tokens per conversation',
+    up: (db) =>
+      db.exec(`
+        -- Where each line of read text lies in the image (JSON: lines, boxes, confidences,
+        -- rotation), for the viewer's selectable text layer; NULL for text with no layout.
+        ALTER TABLE attachment_text ADD COLUMN layout TEXT;
+        -- Whether the recognized text of a conversation's images goes into the prompt as OCR
+        -- tokens: 'auto' follows the images (on for document-like ones), or the user's choice.
+        ALTER TABLE conversations ADD COLUMN ocr_tokens TEXT NOT NULL DEFAULT 'auto' CHECK (ocr_tokens IN ('auto', 'on', 'off'));
+      `),
+  },
 ];
 
 /** The schema version this code writes. */

@@ -74,6 +74,18 @@ export interface Conversation {
   pinned: boolean;
   /** Folder name; null when in no folder. */
   folder: string | null;
+  /** OCR tokens in the prompt: 'auto' (on for document-like images), 'on' or 'off'. */
+  ocrTokens: OcrTokensSetting;
+}
+
+/** Whether a conversation adds its images' recognized text to the prompt. */
+export type OcrTokensSetting = 'auto' | 'on' | 'off';
+
+/** Text read from an attachment, with its layout (JSON the caller defines) when it has one. */
+export interface AttachmentText {
+  text: string;
+  layout: string | null;
+  createdAt: number;
 }
 
 /** A row of the history list. */
@@ -196,6 +208,8 @@ export interface ConversationStore {
   renameConversation(id: number, title: string): boolean;
   /** Returns false when the conversation does not exist. */
   setPinned(id: number, pinned: boolean): boolean;
+  /** Returns false when the conversation does not exist. */
+  setOcrTokens(id: number, setting: OcrTokensSetting): boolean;
   /** Moves into a folder (null: none). Returns false when the conversation does not exist. */
   setFolder(id: number, folder: string | null): boolean;
   /** Deletes a conversation with its messages and now-unreferenced attachment files. Returns false when it did not exist. */
@@ -229,7 +243,9 @@ export interface ConversationStore {
    * from the same source; messages with that attachment then match it in search.
    * Throws StoreError('not_found') for an unknown attachment.
    */
-  setAttachmentText(sha256: string, source: string, text: string): void;
+  setAttachmentText(sha256: string, source: string, text: string, layout?: string | null): void;
+  /** Text read from an attachment by `source`, or null when none was recorded. */
+  getAttachmentText(sha256: string, source: string): AttachmentText | null;
 
   /**
    * Full-text search over message text and attachment text, best match first. Any
@@ -345,6 +361,7 @@ interface ConversationRow {
   updated_at: number;
   pinned: number;
   folder: string | null;
+  ocr_tokens: OcrTokensSetting;
 }
 
 interface AttachmentRow {
@@ -357,7 +374,7 @@ interface AttachmentRow {
 }
 
 function toConversation(r: ConversationRow): Conversation {
-  return { id: r.id, title: r.title, createdAt: r.created_at, updatedAt: r.updated_at, pinned: r.pinned === 1, folder: r.folder };
+  return { id: r.id, title: r.title, createdAt: r.created_at, updatedAt: r.updated_at, pinned: r.pinned === 1, folder: r.folder, ocrTokens: r.ocr_tokens };
 }
 
 function toAttachment(r: AttachmentRow): AttachmentInfo {
@@ -415,6 +432,7 @@ class SqliteConversationStore implements ConversationStore {
       touchConversation: db.prepare<[number, number]>('UPDATE conversations SET updated_at = ? WHERE id = ?'),
       renameConversation: db.prepare<[string, number]>('UPDATE conversations SET title = ? WHERE id = ?'),
       setPinned: db.prepare<[number, number]>('UPDATE conversations SET pinned = ? WHERE id = ?'),
+      setOcrTokens: db.prepare<[OcrTokensSetting, number]>('UPDATE conversations SET ocr_tokens = ? WHERE id = ?'),
       setFolder: db.prepare<[string | null, number]>('UPDATE conversations SET folder = ? WHERE id = ?'),
       deleteConversation: db.prepare<[number]>('DELETE FROM conversations WHERE id = ?'),
       listConversations: db.prepare<[number], ConversationRow & { m_role: MessageRole | null; m_status: MessageStatus | null; m_preview: string | null }>(
@@ -458,9 +476,12 @@ class SqliteConversationStore implements ConversationStore {
         'INSERT OR IGNORE INTO attachments (sha256, mime, byte_size, width, height, created_at) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       getAttachment: db.prepare<[string], AttachmentRow>('SELECT * FROM attachments WHERE sha256 = ?'),
-      upsertAttachmentText: db.prepare<[string, string, string, number]>(
-        `INSERT INTO attachment_text (sha256, source, text, created_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (sha256, source) DO UPDATE SET text = excluded.text, created_at = excluded.created_at`,
+      upsertAttachmentText: db.prepare<[string, string, string, string | null, number]>(
+        `INSERT INTO attachment_text (sha256, source, text, layout, created_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (sha256, source) DO UPDATE SET text = excluded.text, layout = excluded.layout, created_at = excluded.created_at`,
+      ),
+      getAttachmentText: db.prepare<[string, string], { text: string; layout: string | null; created_at: number }>(
+        'SELECT text, layout, created_at FROM attachment_text WHERE sha256 = ? AND source = ?',
       ),
 
       search: db.prepare<[{ q: string; open: string; close: string; limit: number; candidates: number }], { conversation_id: number; title: string; message_id: number; source: 'message' | 'attachment'; snippet: string }>(
@@ -534,6 +555,11 @@ class SqliteConversationStore implements ConversationStore {
 
   setPinned(id: number, pinned: boolean): boolean {
     return this.stmt.setPinned.run(pinned ? 1 : 0, id).changes > 0;
+  }
+
+  setOcrTokens(id: number, setting: OcrTokensSetting): boolean {
+    if (!['auto', 'on', 'off'].includes(setting)) throw new StoreError('invalid_argument', `OCR tokens must be auto, on or off, not ${JSON.stringify(setting)}`);
+    return this.stmt.setOcrTokens.run(setting, id).changes > 0;
   }
 
   setFolder(id: number, folder: string | null): boolean {
@@ -667,9 +693,14 @@ class SqliteConversationStore implements ConversationStore {
     return attachmentFilePath(this.attachmentsRoot, sha256);
   }
 
-  setAttachmentText(sha256: string, source: string, text: string): void {
+  setAttachmentText(sha256: string, source: string, text: string, layout: string | null = null): void {
     if (!this.getAttachment(sha256)) throw new StoreError('not_found', `attachment ${sha256.slice(0, 12)}… is not stored`);
-    this.stmt.upsertAttachmentText.run(sha256, source, text, Date.now());
+    this.stmt.upsertAttachmentText.run(sha256, source, text, layout, Date.now());
+  }
+
+  getAttachmentText(sha256: string, source: string): AttachmentText | null {
+    const row = this.stmt.getAttachmentText.get(sha256, source);
+    return row ? { text: row.text, layout: row.layout, createdAt: row.created_at } : null;
   }
 
   /** At open: drops attachments no message refers to (a put whose message never came) and stray files. */

@@ -54,6 +54,37 @@ export interface PromptLayout {
   turn: string[];
   /** Whether an earlier answer's tokens follow the turn's last piece (BOT) in a multi-turn history. */
   answer_follows_bot: boolean;
+  /** Where text read from the images (OCR tokens) goes; absent: the package takes no OCR text. */
+  ocr_text?: OcrTextLayout;
+}
+
+/**
+ * Places for OCR text in the prompt:
+ * - `after_question`: appended to the current question's text and encoded with it as one piece
+ *   (`USER text(q + template) BOT`); OmniFusion, as the paper's TextVQA-with-OCR evaluation
+ *   (lmms-eval `textvqa_doc_to_text`, ocr=True) builds the question: q + "\nReference OCR token: " + tokens joined by ", ".
+ * - `before_question`: prepended to the current question's text, encoded with it as one piece.
+ * - `after_image`: a text piece of its own right after each image's pieces (after EOI), holding that image's text.
+ */
+export type OcrTextPosition = 'after_question' | 'before_question' | 'after_image';
+export const OCR_TEXT_POSITIONS: readonly OcrTextPosition[] = ['after_question', 'before_question', 'after_image'];
+
+/** The manifest's `prompt.ocr_text`: where and how text read from the images enters the prompt. */
+export interface OcrTextLayout {
+  position: OcrTextPosition;
+  /** The inserted text; "{text}" (exactly once) is replaced by the recognised text. */
+  template: string;
+  /**
+   * If set, the recognised text is split into words at whitespace and joined with this (", " gives
+   * TextVQA's "OCR tokens" list); if absent, lines stay as read (blocks separated by an empty line).
+   * Texts of several images for a question position are joined with this too (else "\n\n").
+   */
+  word_separator?: string;
+  /**
+   * Most tokens of recognised text per request, all images together (the template's own tokens
+   * are not counted). Longer text is cut at a word boundary; the budget is shared fairly among images.
+   */
+  max_tokens: number;
 }
 
 /** Generation defaults of the family (for OmniFusion: 3 beams, no-repeat 4-grams, newline and ":" banned). */
@@ -192,6 +223,7 @@ export function validateManifest(m: ModelManifest, manifestPath: string): void {
   for (const piece of [...(m.prompt?.image ?? []), ...(m.prompt?.turn ?? [])]) {
     if (!piece.startsWith('<') && !se.names.includes(piece)) fail(`prompt uses "${piece}", which special_embeddings.names lacks`);
   }
+  if (m.prompt?.ocr_text !== undefined) validateOcrTextLayout(m.prompt.ocr_text, fail);
   const g = m.generation ?? fail('generation is missing');
   const ids: [string, unknown][] = [
     ['text_config.bos_token_id', t.bos_token_id],
@@ -209,6 +241,24 @@ export function validateManifest(m: ModelManifest, manifestPath: string): void {
   } catch (err) {
     fail(`generation: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Check `prompt.ocr_text`.
+ * @param fail throws with a one-line message (validateManifest prefixes the manifest's path).
+ */
+export function validateOcrTextLayout(o: OcrTextLayout, fail: (what: string) => never): void {
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) fail('prompt.ocr_text must be an object with position, template and max_tokens');
+  if (!OCR_TEXT_POSITIONS.includes(o.position)) {
+    fail(`prompt.ocr_text.position must be one of ${OCR_TEXT_POSITIONS.join(', ')}, got ${JSON.stringify(o.position)}`);
+  }
+  if (typeof o.template !== 'string' || o.template.split('{text}').length !== 2) {
+    fail(`prompt.ocr_text.template must be a string with "{text}" exactly once, got ${JSON.stringify(o.template)}`);
+  }
+  if (o.word_separator !== undefined && (typeof o.word_separator !== 'string' || !o.word_separator)) {
+    fail(`prompt.ocr_text.word_separator must be a non-empty string when given, got ${JSON.stringify(o.word_separator)}`);
+  }
+  if (!Number.isInteger(o.max_tokens) || o.max_tokens < 1) fail(`prompt.ocr_text.max_tokens must be a whole number ≥ 1, got ${JSON.stringify(o.max_tokens)}`);
 }
 
 /** Every file a manifest refers to: its graphs, special embeddings, tokenizer, and the checksum list. */

@@ -22,12 +22,16 @@ import type {
   CallResponse,
   Conversation,
   EventName,
+  ImageText,
+  ImageTextLine,
   Message,
   ModelStatus,
+  OcrTokensSetting,
   OmniFusionApi,
   SearchHit,
   Settings,
 } from '../../../main/api/contract';
+import { latestImages } from '../ocr-tokens';
 import { ApiError } from './errors';
 
 const MODEL = 'OmniFusion 1.1 (demo)';
@@ -75,6 +79,42 @@ The last line has a small mistake: it should read $(a+b)^2 \ge 4ab$ only for rea
 See [the KaTeX documentation](https://katex.org/docs/supported.html) for the supported commands.`,
 };
 
+/** Stand-in for the text read from an attached image (no OCR runs in demo mode). */
+const DEMO_PAGE_TEXT = [
+  'Demo mode: no text recognition runs here.',
+  'These lines stand in for the text read',
+  'from the image, laid out over it so that',
+  'you can select them with the mouse, copy',
+  'them, or show where each line lies.',
+];
+
+/** How long the fake reading of an image's text takes, ms. */
+const DEMO_READ_MS = 1200;
+
+/** A fake page text for an image of this size: the demo lines, one under the other. */
+function demoImageText(sha256: string, width: number, height: number): ImageText {
+  const rows = DEMO_PAGE_TEXT.length;
+  const left = width * 0.08;
+  const right = width * 0.92;
+  const step = (height * 0.8) / rows;
+  const lineHeight = Math.min(step * 0.7, (right - left) / 12);
+  const lines: ImageTextLine[] = DEMO_PAGE_TEXT.map((text, i) => {
+    const top = height * 0.1 + i * step;
+    const bottom = top + lineHeight;
+    return {
+      text,
+      box: [
+        [left, top],
+        [right, top],
+        [right, bottom],
+        [left, bottom],
+      ],
+      confidence: 0.97,
+    };
+  });
+  return { sha256, status: 'done', text: DEMO_PAGE_TEXT.join('\n'), blocks: [{ lines }], width, height, rotation: 0, documentLike: true };
+}
+
 function pickAnswer(text: string, images: number): string {
   if (images > 0) return ANSWERS.image;
   if (/formula|equation|math|solve|root|x\^?2/i.test(text)) return ANSWERS.math;
@@ -111,6 +151,8 @@ export function createDemoApi(): OmniFusionApi {
   const files = new Map<string, AttachmentInfo>();
   const listeners = new Map<string, Set<(payload: unknown) => void>>();
   const running = new Map<string, Running>();
+  /** Text "read" from each added image (pending for DEMO_READ_MS after it was added). */
+  const imageTexts = new Map<string, ImageText>();
   const platform = /Mac|iPhone|iPad/i.test(navigator.platform) ? 'darwin' : 'linux';
   let settings: Settings = {
     theme: 'system',
@@ -139,7 +181,7 @@ export function createDemoApi(): OmniFusionApi {
   }
 
   function summary(c: Conversation): CallResponse<'conversations.create'> {
-    return { id: c.id, title: c.title, updatedAt: c.updatedAt, preview: c.preview };
+    return { id: c.id, title: c.title, updatedAt: c.updatedAt, preview: c.preview, ocrTokens: c.ocrTokens };
   }
 
   function touch(c: Conversation): void {
@@ -180,8 +222,37 @@ export function createDemoApi(): OmniFusionApi {
     const m = c.messages[i]!;
     m.status = stopped ? 'partial' : 'complete';
     m.timings = { timeToFirstTokenMs: 180, totalMs: Date.now() - m.createdAt, promptTokens: 700, completionTokens: Math.round(m.content.length / 4) };
+    const ocr = ocrTokensFor(c, i);
+    if (ocr > 0) {
+      m.timings.ocrTokens = ocr;
+      m.timings.promptTokens! += ocr;
+    }
     touch(c);
     emit('generation.done', { message: clone(m) });
+  }
+
+  /** Start the fake reading of an image's text: 'pending', then an `attachments.text` event. */
+  function readImageText(info: AttachmentInfo): ImageText {
+    const known = imageTexts.get(info.sha256);
+    if (known) return known;
+    const pending: ImageText = { sha256: info.sha256, status: 'pending', text: '', blocks: [], width: 0, height: 0, rotation: 0, documentLike: false };
+    imageTexts.set(info.sha256, pending);
+    setTimeout(() => {
+      const done = demoImageText(info.sha256, info.width, info.height);
+      imageTexts.set(info.sha256, done);
+      emit('attachments.text', done);
+    }, DEMO_READ_MS);
+    return pending;
+  }
+
+  /** OCR tokens the answer at index `i` would have had: the images' text when the setting calls for it. */
+  function ocrTokensFor(c: Conversation, i: number): number {
+    if (c.ocrTokens === 'off') return 0;
+    const texts = latestImages(c.messages.slice(0, i))
+      .map((sha) => imageTexts.get(sha))
+      .filter((t): t is ImageText => t?.status === 'done');
+    const used = c.ocrTokens === 'on' ? texts.filter((t) => t.text.trim()) : texts.some((t) => t.documentLike) ? texts : [];
+    return used.reduce((n, t) => n + Math.ceil(t.text.length / 4), 0);
   }
 
   /** Start streaming an answer to the user message at index `userIndex`. */
@@ -207,7 +278,7 @@ export function createDemoApi(): OmniFusionApi {
   function seed(): void {
     const now = Date.now();
     const add = (title: string, minutesAgo: number, turns: [string, string, Message['status']?][]): void => {
-      const c: Conversation = { id: id('c'), title, updatedAt: now - minutesAgo * 60_000, preview: '', messages: [] };
+      const c: Conversation = { id: id('c'), title, updatedAt: now - minutesAgo * 60_000, preview: '', ocrTokens: 'auto', messages: [] };
       for (const [q, a, s] of turns) {
         c.messages.push(newMessage(c, 'user', q));
         const m = newMessage(c, 'assistant', a);
@@ -239,7 +310,7 @@ export function createDemoApi(): OmniFusionApi {
       case 'conversations.list':
         return reply([...conversations.values()].map(summary).sort((a, b) => b.updatedAt - a.updatedAt));
       case 'conversations.create': {
-        const c: Conversation = { id: id('c'), title: (req.title as string) || 'New chat', updatedAt: Date.now(), preview: '', messages: [] };
+        const c: Conversation = { id: id('c'), title: (req.title as string) || 'New chat', updatedAt: Date.now(), preview: '', ocrTokens: 'auto', messages: [] };
         conversations.set(c.id, c);
         return reply(summary(c));
       }
@@ -252,16 +323,28 @@ export function createDemoApi(): OmniFusionApi {
       }
       case 'conversations.delete':
         return reply({ deleted: conversations.delete(req.id as string) });
+      case 'conversations.setOcrTokens': {
+        const c = conversation(req.id as string);
+        const value = req.ocrTokens as OcrTokensSetting;
+        if (!['auto', 'on', 'off'].includes(value)) throw new ApiError('bad_request', 'ocrTokens must be auto, on or off');
+        c.ocrTokens = value;
+        return reply(summary(c));
+      }
       case 'search.messages': {
         const q = String(req.query).toLowerCase();
-        const hits: SearchHit[] = [];
+        const hits: (SearchHit & { source: 'message' | 'attachment' })[] = [];
+        const snippetOf = (text: string): string | null => {
+          const at = text.toLowerCase().indexOf(q);
+          if (!q || at < 0) return null;
+          const start = Math.max(0, at - 40);
+          return `${start > 0 ? '…' : ''}${text.slice(start, at)}«${text.slice(at, at + q.length)}»${text.slice(at + q.length, at + q.length + 60)}…`;
+        };
         for (const c of conversations.values()) {
           for (const m of c.messages) {
-            const at = m.content.toLowerCase().indexOf(q);
-            if (!q || at < 0) continue;
-            const start = Math.max(0, at - 40);
-            const snippet = `${start > 0 ? '…' : ''}${m.content.slice(start, at)}«${m.content.slice(at, at + q.length)}»${m.content.slice(at + q.length, at + q.length + 60)}…`;
-            hits.push({ conversationId: c.id, messageId: m.id, title: c.title, snippet });
+            const inText = snippetOf(m.content);
+            const inImage = inText ? null : m.attachments.map((a) => snippetOf(imageTexts.get(a.sha256)?.text ?? '')).find((s) => s !== null);
+            const snippet = inText ?? inImage;
+            if (snippet) hits.push({ conversationId: c.id, messageId: m.id, title: c.title, snippet, source: inText ? 'message' : 'attachment' });
           }
         }
         return reply(hits);
@@ -287,12 +370,18 @@ export function createDemoApi(): OmniFusionApi {
         };
         bitmap.close();
         files.set(sha256, info);
+        readImageText(info);
         return reply(info);
       }
       case 'attachments.get': {
         const info = files.get(String(req.sha256));
         if (!info) throw new ApiError('not_found', `attachment ${String(req.sha256)} does not exist`);
         return reply(info);
+      }
+      case 'attachments.text': {
+        const info = files.get(String(req.sha256));
+        if (!info) throw new ApiError('not_found', `attachment ${String(req.sha256)} does not exist`);
+        return reply(readImageText(info));
       }
       case 'generation.send': {
         const r = request as CallRequest<'generation.send'>;

@@ -8,7 +8,7 @@
  * held for a while and applied when the message appears.
  */
 import { SvelteMap, SvelteSet } from 'svelte/reactivity';
-import type { Conversation, ConversationSummary, Message, OmniFusionApi, SearchHit } from '../../../main/api/contract';
+import type { Conversation, ConversationSummary, Message, OcrTokensSetting, OmniFusionApi, SearchHit } from '../../../main/api/contract';
 import { errorMessage } from '../platform/errors';
 import { isConnectionAware } from '../platform/web-bridge';
 import { ui } from './ui.svelte';
@@ -228,6 +228,20 @@ class ChatState {
       return true;
     } catch (err) {
       ui.toast(`Delete failed: ${errorMessage(err)}`, 'error');
+      return false;
+    }
+  }
+
+  /** Whether this conversation's image text goes into the prompt as OCR tokens (kept by the service). */
+  async setOcrTokens(id: string, ocrTokens: OcrTokensSetting): Promise<boolean> {
+    try {
+      const summary = await this.#api.call('conversations.setOcrTokens', { id, ocrTokens });
+      const i = this.conversations.findIndex((c) => c.id === id);
+      if (i >= 0) this.conversations[i] = { ...this.conversations[i]!, ocrTokens: summary.ocrTokens };
+      if (this.current?.id === id) this.current.ocrTokens = summary.ocrTokens;
+      return true;
+    } catch (err) {
+      ui.toast(`The setting was not saved: ${errorMessage(err)}`, 'error');
       return false;
     }
   }

@@ -12,6 +12,8 @@ export interface ViewerImage {
   name: string;
   width?: number;
   height?: number;
+  /** The stored image (attachments.add): the viewer shows its read text as a selectable layer. */
+  sha256?: string;
 }
 
 class UiState {

@@ -71,6 +71,8 @@ describe('migrations', () => {
       assert.equal(a.title, 'Integrals');
       assert.equal(a.pinned, false);
       assert.equal(a.folder, null);
+      assert.equal(a.ocrTokens, 'auto', 'v4: OCR tokens follow the images until the user chooses');
+      assert.deepEqual(store.getAttachmentText(sha, 'ocr'), { text: 'x^2 dx', layout: null, createdAt: 1000 }, 'v4: text read before layouts has none');
       assert.deepEqual(
         a.messages.map((m) => [m.id, m.role, m.content, m.status, m.parentId]),
         [

@@ -128,6 +128,11 @@ describe('search', () => {
     assert.deepEqual(store.search('maxwell'), []);
     assert.deepEqual(store.search('faraday').map((h) => h.messageId), [m.id]);
     assert.throws(() => store.setAttachmentText('b'.repeat(64), 'ocr', 'x'), { name: 'StoreError' });
+    // The layout (the viewer's text layer) is kept with the text and replaced with it; it is not searched.
+    store.setAttachmentText(sha, 'ocr', 'Faraday', '{"lines":[{"text":"Faraday","box":[[1,2],[3,2],[3,4],[1,4]]}]}');
+    assert.equal(store.getAttachmentText(sha, 'ocr')?.layout, '{"lines":[{"text":"Faraday","box":[[1,2],[3,2],[3,4],[1,4]]}]}');
+    assert.deepEqual(store.search('lines'), []);
+    assert.equal(store.getAttachmentText(sha, 'latex'), null);
     store.deleteConversation(c.id);
     assert.deepEqual(store.search('faraday'), []);
   });

@@ -69,6 +69,17 @@ describe('conversations', () => {
     assert.equal(store.getConversation(b.id)!.folder, null);
   });
 
+  test('OCR tokens per conversation: auto by default, then the user\'s choice; bad values refused', () => {
+    open();
+    const c = store.createConversation('page');
+    assert.equal(c.ocrTokens, 'auto');
+    assert.equal(store.setOcrTokens(c.id, 'off'), true);
+    assert.equal(store.getConversation(c.id)!.ocrTokens, 'off');
+    assert.equal(store.listConversations().find((x) => x.id === c.id)!.ocrTokens, 'off');
+    assert.equal(store.setOcrTokens(c.id + 1000, 'on'), false);
+    assert.throws(() => store.setOcrTokens(c.id, 'maybe' as never), (err: unknown) => err instanceof StoreError && /auto, on or off/.test(err.message));
+  });
+
   test('operations on a missing conversation report it instead of throwing', () => {
     open();
     assert.equal(store.getConversation(99), null);
