@@ -127,6 +127,100 @@ export interface ModelStatus {
   error?: string;
 }
 
+/** A weight format of a catalog model. */
+export interface ModelVariantInfo {
+  /** Weight format (transformers.js names: fp32, fp16, int8, q4, …). */
+  dtype: string;
+  /** Download size, bytes: exact where the catalog knows it, approximate otherwise. */
+  downloadBytes: number;
+  /** The catalog knows every file's exact size (else downloadBytes is an estimate). */
+  exact: boolean;
+  /** Files whose size the catalog does not know at all (not counted in downloadBytes). */
+  unknownSizeFiles: number;
+  /** Estimated peak memory to run it, bytes. */
+  memoryBytes: number;
+}
+
+/** An installed model's facts, as its installed.json records them. */
+export interface InstalledModelInfo {
+  /** Weight format installed, when known. */
+  dtype?: string;
+  /** Bytes of its files. */
+  bytes: number;
+  /** ISO 8601 time of install. */
+  installedAt: string;
+  /** Downloaded from the Hub or imported from a folder. */
+  from: 'hub' | 'import';
+  /** Absolute path of the model folder. */
+  dir: string;
+}
+
+/** Progress of a model download or import (`models.progress`); bytesDone and bytesTotal never decrease. */
+export interface ModelProgress {
+  id: string;
+  /** failed / cancelled end a pull with `error`; done is followed by a `models.installed` event. */
+  phase: 'resolving' | 'downloading' | 'installing' | 'done' | 'failed' | 'cancelled';
+  bytesDone: number;
+  bytesTotal: number;
+  /** Bytes per second over the last few seconds (0 before any byte arrives). */
+  rateBytesPerSec: number;
+  /** Seconds left at the current rate; null while unknown. */
+  etaSec: number | null;
+  /** 0-based index of the file being transferred, of fileCount. */
+  fileIndex: number;
+  fileCount: number;
+  /** Repository path of the file being transferred. */
+  file?: string;
+  /** Why the pull ended (failed, cancelled): a stable code (not_found, access_denied, disk_full, checksum_mismatch, network, cancelled, …) and one line. */
+  error?: { code: string; message: string };
+}
+
+/** A model the model manager lists: a catalog entry, or an installed model no catalog entry describes ('local'). */
+export interface ModelEntry {
+  id: string;
+  name: string;
+  family: string;
+  description: string;
+  /** What it is good at: documents, handwriting, formulas, general. */
+  strengths: string[];
+  licence: { id: string; url?: string; note?: string };
+  /** hub: downloadable; export: produced locally (`exporter`), then imported; local: installed, not in the catalog. */
+  source: 'hub' | 'export' | 'local';
+  /** "owner/name" on the Hub (hub models). */
+  repo?: string;
+  /** How to produce it (export models). */
+  exporter?: string;
+  /** The catalog's file list was checked against the pinned revision. */
+  verified: boolean;
+  /** Weight formats offered (empty for local models). */
+  variants: ModelVariantInfo[];
+  /** The weight format a pull without dtype fetches on this machine ('' for local models). */
+  defaultDtype: string;
+  /** Set when installed (every file verified). */
+  installed: InstalledModelInfo | null;
+  /** Bytes of an interrupted download kept for resume (0: none). */
+  partialBytes: number;
+  /** The model chosen with models.use (loaded by the engine). */
+  active: boolean;
+  /** The latest progress of a pull or import running now. */
+  pulling: ModelProgress | null;
+}
+
+/** The model catalog as the model manager and the first-run screen show it (`models.catalog`). */
+export interface ModelsCatalog {
+  models: ModelEntry[];
+  /** The model offered to a new user (documents and handwriting on this machine's CPU), and why. */
+  default: { id: string; dtype: string; reason: string; downloadBytes: number; memoryBytes: number } | null;
+  /** The active model (models.use), if any. */
+  activeId: string | null;
+  /** Folder holding installed models. */
+  modelsDir: string;
+  /** Physical memory of this machine, bytes. */
+  ramBytes: number;
+  /** A problem reading the catalog (one line); the list then has the installed models only. */
+  error?: string;
+}
+
 /** A formula recognised by `ocr.recognize`. */
 export interface OcrResult {
   /** Bare LaTeX (fences and math delimiters stripped). */
@@ -188,6 +282,22 @@ export interface ApiCalls {
     response: { userMessage: Message; assistantMessage: Message };
   };
   'models.status': { request: Record<string, never>; response: ModelStatus };
+  /** The catalog with what is installed, the default choice with its reason and size, and the active model. */
+  'models.catalog': { request: Record<string, never>; response: ModelsCatalog };
+  /**
+   * Start downloading a catalog model (dtype: default for this machine); progress arrives as
+   * `models.progress` events, the end as `models.installed` or a progress event with an error.
+   * An interrupted download resumes. Refused when the same model is already downloading.
+   */
+  'models.pull': { request: { id: string; dtype?: string }; response: { id: string; dtype: string; started: boolean } };
+  /** Stop a running download, keeping what was downloaded for a later resume. */
+  'models.cancel': { request: { id: string }; response: { cancelled: boolean } };
+  /** Delete an installed model and any partial download of it (the active one is unloaded first). */
+  'models.remove': { request: { id: string }; response: { installed: boolean; partial: boolean } };
+  /** Install a model from a folder on this machine, verifying every file (package manifest, catalog or installed.json). */
+  'models.import': { request: { dir: string; id?: string }; response: { id: string } };
+  /** Make an installed model the active one: remembered in the settings, loaded by the engine (see `models.status`). */
+  'models.use': { request: { id: string }; response: ModelStatus };
   /**
    * Recognise the formula in a stored image (sha256 from attachments.add) as LaTeX with the
    * loaded model and a recognition prompt; `valid` says whether KaTeX parses it. Images that
@@ -214,6 +324,10 @@ export interface ApiEvents {
   /** The answer ended (complete, partial when stopped, or error). */
   'generation.done': { message: Message };
   'models.status': ModelStatus;
+  /** A model download or import moved on (throttled), or ended (done, failed, cancelled). */
+  'models.progress': ModelProgress;
+  /** A model was installed (every file verified). */
+  'models.installed': { id: string; dtype?: string; from: 'hub' | 'import' };
   /** An image's text was read (or could not be). */
   'attachments.text': ImageText;
   /** The desktop shell captured a region: put it in the main window's composer. */
@@ -250,6 +364,12 @@ export const CALL_NAMES = [
   'generation.regenerate',
   'generation.editAndResend',
   'models.status',
+  'models.catalog',
+  'models.pull',
+  'models.cancel',
+  'models.remove',
+  'models.import',
+  'models.use',
   'ocr.recognize',
   'settings.get',
   'settings.set',
@@ -257,7 +377,7 @@ export const CALL_NAMES = [
   'capture.start',
 ] as const satisfies readonly CallName[];
 
-export const EVENT_NAMES = ['generation.token', 'generation.done', 'models.status', 'capture.attached', 'capture.status', 'capture.pick', 'attachments.text'] as const satisfies readonly EventName[];
+export const EVENT_NAMES = ['generation.token', 'generation.done', 'models.status', 'capture.attached', 'capture.status', 'capture.pick', 'attachments.text', 'models.progress', 'models.installed'] as const satisfies readonly EventName[];
 
 /** An error a call ends with; `message` is one line for the user. */
 export interface ApiErrorPayload {

@@ -31,6 +31,7 @@ import * as electron from 'electron';
 import { routeHash, type CaptureMode } from '../api/capture.js';
 import type { AttachmentInfo } from '../api/contract.js';
 import { createApiService, type ApiService } from '../core/api-service.js';
+import { defaultModelsDir } from '../core/paths.js';
 import { appDataDir, forwardedArgv, parseAppArgs, type AppArgs } from './args.js';
 import { APP_INDEX_URL, APP_ORIGIN, APP_SCHEME, APP_SCHEME_PRIVILEGES, resolveAppRequest, urlOrigin } from './app-protocol.js';
 import { utilityProcessLauncher } from './engine-launcher.js';
@@ -334,6 +335,10 @@ async function start(): Promise<void> {
     ...(args.modelDir ? { modelDir: args.modelDir } : {}),
     ...(args.executionProvider ? { executionProvider: args.executionProvider } : {}),
     ...(captureControl ? { capture: captureControl } : {}),
+    // Models are shared with the command line (`omnifusion models pull`).
+    modelsDir: defaultModelsDir(),
+    ...(process.env['OMNIFUSION_HUB_URL'] ? { hubUrl: process.env['OMNIFUSION_HUB_URL'] } : {}),
+    ...(process.env['HF_TOKEN'] ? { hubToken: process.env['HF_TOKEN'] } : {}),
   });
   const hotkeyStatus = await service.call('capture.status', {});
   if (hotkeyStatus.message) log(`hotkey ${hotkeyStatus.accelerator} ${hotkeyStatus.state}: ${hotkeyStatus.message}`);

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApiService } from '../core/api-service.js';
+import { defaultDataDir } from '../core/paths.js';
 import { startWebBridge } from '../server/web-bridge.js';
 import { EngineError, EngineHost } from '../engine/host.js';
 import { ModelPackageError } from '../engine/package/manifest.js';
@@ -22,6 +23,8 @@ import { isImageInputError } from '../core/images/errors.js';
 import { OcrUsageError, checkOcrFlags, ocr, type OcrOptions } from './ocr.js';
 import { TextOcrModelError } from '../engine/text-ocr/index.js';
 import { OCR_FORMATS } from '../core/ocr.js';
+import { CatalogError, DTYPES, ModelError, type Dtype } from '../core/models/index.js';
+import { ModelsUsageError, hubFromEnv, importCommand, listModels, pullCommand, removeCommand, resolveCatalogPath, resolveModelsDir } from './models.js';
 
 /** A mistake in how the command was called; printed as one line, exit code 2. */
 class UsageError extends Error {}
@@ -242,19 +245,13 @@ async function packageVersion(): Promise<string> {
   return pkg.version ?? 'unknown';
 }
 
-/** Where history and attachments live when --data-dir is not given (XDG data home on Linux). */
-function defaultDataDir(): string {
-  if (process.env.OMNIFUSION_DATA_DIR) return process.env.OMNIFUSION_DATA_DIR;
-  if (process.platform === 'win32') return path.join(process.env.APPDATA ?? os.homedir(), 'OmniFusion');
-  if (process.platform === 'darwin') return path.join(os.homedir(), 'Library/Application Support/OmniFusion');
-  return path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local/share'), 'omnifusion');
-}
-
 interface ServeOptions {
   host: string;
   port: number;
   model?: string;
   dataDir?: string;
+  modelsDir?: string;
+  catalog?: string;
   device: ExecutionProvider;
 }
 
@@ -263,7 +260,16 @@ async function serve(o: ServeOptions): Promise<number> {
   const dataDir = o.dataDir ?? defaultDataDir();
   await mkdir(dataDir, { recursive: true });
   const modelDir = o.model ?? process.env.OMNIFUSION_MODEL;
-  const api = await createApiService({ dataDir, executionProvider: o.device, ...(modelDir ? { modelDir } : {}) });
+  const { hubUrl, hubToken } = hubFromEnv();
+  const api = await createApiService({
+    dataDir,
+    executionProvider: o.device,
+    ...(modelDir ? { modelDir } : {}),
+    modelsDir: resolveModelsDir(o.modelsDir, dataDir),
+    catalogPath: resolveCatalogPath(o.catalog),
+    hubUrl,
+    ...(hubToken ? { hubToken } : {}),
+  });
   let bridge;
   try {
     bridge = await startWebBridge({ backend: api, host: o.host, port: o.port, staticDir: path.join(await packageRoot(), 'dist/renderer') });
@@ -272,7 +278,9 @@ async function serve(o: ServeOptions): Promise<number> {
     throw new UsageError(`cannot listen on ${o.host}:${o.port} (${(err as Error).message})`);
   }
   stdout.write(`OmniFusion Desktop is at ${bridge.url}\n`);
-  if (!modelDir) stdout.write('note: no model given (--model DIR or OMNIFUSION_MODEL); chats can be read but not answered\n');
+  if ((await api.call('models.status', {})).state === 'none') {
+    stdout.write('note: no model given (--model DIR or OMNIFUSION_MODEL) and none chosen in the model manager; chats can be read but not answered\n');
+  }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
@@ -316,6 +324,8 @@ export function buildProgram(run: (code: Promise<number>) => void, version: stri
     .option('--port <n>', 'port (0 picks a free one)', wholeAtLeast('--port', 0, 65535), 0)
     .option('-m, --model <dir>', 'model package folder (default: $OMNIFUSION_MODEL)')
     .option('--data-dir <dir>', 'history and attachments folder (default: $OMNIFUSION_DATA_DIR or the platform data folder)')
+    .option('--models-dir <dir>', 'installed models folder (default: $OMNIFUSION_MODELS_DIR or models/ in the data folder)')
+    .option('--catalog <file>', 'model catalog (default: $OMNIFUSION_CATALOG or the bundled resources/catalog.json)')
     .addOption(new Option('--device <ep>', 'execution provider (falls back to cpu with a note)').choices(EXECUTION_PROVIDERS).default('cpu'))
     .action((o: ServeOptions) => run(serve(o)));
   program
@@ -333,7 +343,42 @@ export function buildProgram(run: (code: Promise<number>) => void, version: stri
       checkOcrFlags(o, (key) => command.getOptionValueSource(key) === 'cli');
       run(ocr(image, o, stdout.write));
     });
-  const models = program.command('models').description('model packages');
+  const models = program
+    .command('models')
+    .description('the model catalog, downloads from the Hub ($OMNIFUSION_HUB_URL, token $HF_TOKEN) and installed models');
+  const modelsDirOption = () => new Option('--models-dir <dir>', 'installed models folder (default: $OMNIFUSION_MODELS_DIR or models/ in the data folder)');
+  const catalogOption = () => new Option('--catalog <file>', 'model catalog (default: $OMNIFUSION_CATALOG or the bundled resources/catalog.json)');
+  const dtypeOption = (what: string) => new Option('--dtype <dtype>', what).choices(DTYPES);
+  models
+    .command('list')
+    .description('catalog models: sizes, memory, what they are good at, licence, installed state; * marks the default for this machine')
+    .option('--json', 'print the list as JSON (the app\'s models.catalog)')
+    .addOption(modelsDirOption())
+    .addOption(catalogOption())
+    .action((o: { json?: boolean; modelsDir?: string; catalog?: string }) => run(listModels(o, defaultDataDir(), stdout.write)));
+  models
+    .command('pull')
+    .description('download a catalog model, verify every file and install it (Ctrl+C stops; the same command resumes)')
+    .argument('<id>', 'model id (see omnifusion models list)')
+    .addOption(dtypeOption("weight format (default: the model's CPU default)"))
+    .addOption(modelsDirOption())
+    .addOption(catalogOption())
+    .action((id: string, o: { dtype?: Dtype; modelsDir?: string; catalog?: string }) => run(pullCommand(id, o, defaultDataDir(), stdout.write)));
+  models
+    .command('import')
+    .description('install a model from a folder, offline, checking every file against its manifest, the catalog or its installed.json')
+    .argument('<dir>', 'model folder')
+    .option('--id <id>', 'model id to install as (default: the catalog id or the package name)')
+    .addOption(dtypeOption('weight format of the folder, when checked against the catalog'))
+    .addOption(modelsDirOption())
+    .addOption(catalogOption())
+    .action((dir: string, o: { id?: string; dtype?: Dtype; modelsDir?: string; catalog?: string }) => run(importCommand(dir, o, defaultDataDir(), stdout.write)));
+  models
+    .command('rm')
+    .description('remove an installed model and any partial download of it')
+    .argument('<id>', 'model id')
+    .addOption(modelsDirOption())
+    .action((id: string, o: { modelsDir?: string }) => run(removeCommand(id, o, defaultDataDir(), stdout.write)));
   models
     .command('verify')
     .description('check a package: manifest values, files, sizes, sha256, graph inputs and outputs')
@@ -353,11 +398,19 @@ export async function main(argv: string[]): Promise<number> {
     return pending ? await pending : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    if (err instanceof UsageError || err instanceof OcrUsageError) {
+    if (err instanceof UsageError || err instanceof OcrUsageError || err instanceof ModelsUsageError) {
       process.stderr.write(`omnifusion: ${err.message}\n`);
       return 2;
     }
-    if (err instanceof EngineError || err instanceof ModelPackageError || err instanceof StoreError || err instanceof TextOcrModelError || isImageInputError(err)) {
+    if (
+      err instanceof EngineError ||
+      err instanceof ModelPackageError ||
+      err instanceof StoreError ||
+      err instanceof TextOcrModelError ||
+      err instanceof ModelError ||
+      err instanceof CatalogError ||
+      isImageInputError(err)
+    ) {
       process.stderr.write(`omnifusion: ${err.message}\n`);
       return 1;
     }

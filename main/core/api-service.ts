@@ -3,7 +3,8 @@
  * the engine host. The Electron main process serves it over IPC and `omnifusion serve` over
  * HTTP + WebSocket; both get exactly this object.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type {
@@ -19,6 +20,9 @@ import type {
   ModelStatus,
   OmniFusionApi,
   ImageText,
+  ModelEntry,
+  ModelProgress,
+  ModelsCatalog,
   Settings,
 } from '../api/contract.js';
 import { defaultHotkey, isAcceleratorLike, isAvoidedAccelerator, CAPTURE_COMMAND, type CaptureStatus } from '../api/capture.js';
@@ -29,6 +33,31 @@ import { openStore, StoreError, type ConversationStore, type ConversationSummary
 import { EngineError, EngineHost, type EngineLauncher, type GenerationHandle } from '../engine/host.js';
 import type { ExecutionProvider } from '../engine/session.js';
 import type { ChatTurn, GenerateResult } from '../engine/protocol.js';
+import {
+  CatalogError,
+  DEFAULT_CATALOG_PATH,
+  DEFAULT_HUB_URL,
+  DTYPES,
+  ModelError,
+  PARTIAL_DIR,
+  approxDownloadBytes,
+  defaultModelChoice,
+  filesFor,
+  findModel,
+  importModel,
+  listInstalled,
+  loadCatalog,
+  modelDir as installedModelDir,
+  pullModel,
+  readInstalled,
+  removeModel,
+  type Catalog,
+  type CatalogModel,
+  type Dtype,
+  type InstalledModel,
+  type PullOptions,
+  type PullProgress,
+} from './models/index.js';
 
 /** Where the app keeps its data and which model it runs. */
 export interface ApiServiceOptions {
@@ -45,6 +74,18 @@ export interface ApiServiceOptions {
   platform?: string;
   /** Read the text of every added image in the background (default true). */
   readImageText?: boolean;
+  /** Folder of installed models (default: `<dataDir>/models`). */
+  modelsDir?: string;
+  /** Hub base URL models are downloaded from (default https://huggingface.co). */
+  hubUrl?: string;
+  /** Hub access token for gated or private models (sent only to hubUrl's origin). */
+  hubToken?: string;
+  /** The model catalog file (default: resources/catalog.json). */
+  catalogPath?: string;
+  /** Download tuning (tests): retries and their sleep, progress interval, stall timeout, the free-space probe. */
+  download?: Pick<PullOptions, 'retry' | 'sleep' | 'random' | 'progressIntervalMs' | 'stallTimeoutMs' | 'statfs'>;
+  /** Physical memory the default model is chosen for (default os.totalmem()). */
+  ramBytes?: number;
 }
 
 /** The Electron shell's capture: its hotkey follows settings.captureHotkey; start() runs the flow. */
@@ -77,6 +118,9 @@ export class ApiRequestError extends Error {
     super(message);
   }
 }
+
+/** The settings file: the settings, plus the active installed model (models.use). */
+type StoredSettings = Settings & { activeModel?: string };
 
 function defaultSettings(platform: string): Settings {
   return { theme: 'system', maxNewTokens: 512, decoding: 'greedy', captureHotkey: defaultHotkey(platform), captureMode: 'ask', captureOpens: 'quick-ask' };
@@ -147,7 +191,7 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
   const active = new Map<number, GenerationHandle>();
   const settingsFile = path.join(options.dataDir, 'settings.json');
   const platform = options.platform ?? process.platform;
-  let settings: Settings = { ...defaultSettings(platform), ...(JSON.parse(await readFile(settingsFile, 'utf8').catch(() => '{}')) as Partial<Settings>) };
+  let settings: StoredSettings = { ...defaultSettings(platform), ...(JSON.parse(await readFile(settingsFile, 'utf8').catch(() => '{}')) as Partial<StoredSettings>) };
   let status: ModelStatus = { name: '', family: '', executionProvider: '', state: 'none' };
   /** The loaded model's manifest places OCR text in its prompt (prompt.ocr_text). */
   let takesOcrText = false;
@@ -175,18 +219,147 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
     emit('models.status', status);
   };
 
-  const modelReady: Promise<void> = options.modelDir
-    ? (async () => {
-        setStatus({ ...status, state: 'loading' });
-        try {
-          const info = await engine.load(options.modelDir!, options.executionProvider ?? 'cpu');
-          takesOcrText = info.ocr_text_position !== undefined;
-          setStatus({ name: info.name, family: info.family, executionProvider: info.execution_provider, ...(info.note ? { note: info.note } : {}), state: 'ready' });
-        } catch (err) {
-          setStatus({ ...status, state: 'error', error: (err as Error).message });
+  // ---- models: the installed models, downloads, and the active one ---------------------------
+  const modelsDir = path.resolve(options.modelsDir ?? path.join(options.dataDir, 'models'));
+  const hubUrl = options.hubUrl ?? DEFAULT_HUB_URL;
+  const catalogPath = options.catalogPath ?? DEFAULT_CATALOG_PATH;
+  const ramBytes = options.ramBytes ?? os.totalmem();
+  /** Downloads running in this service, by model id. */
+  const pulls = new Map<string, { controller: AbortController; last: ModelProgress; done: Promise<void> }>();
+  /** The installed model chosen with models.use (settings.activeModel), when it is what is loaded. */
+  let activeId: string | null = null;
+  /** The folder the engine loads or has loaded (--model, or the active installed model). */
+  let currentModelDir: string | undefined;
+  /** Settles when the latest model load has ended (ready or error). */
+  let modelReady: Promise<void> = Promise.resolve();
+
+  const saveSettings = (): Promise<void> => writeFile(settingsFile, `${JSON.stringify(settings, null, 2)}\n`);
+
+  /** Load `dir` in the engine (replacing the model loaded before); the status follows. */
+  const loadModel = (dir: string, name = ''): Promise<void> => {
+    currentModelDir = dir;
+    const run = (async () => {
+      setStatus({ name, family: '', executionProvider: '', state: 'loading' });
+      try {
+        const info = await engine.load(dir, options.executionProvider ?? 'cpu');
+        if (currentModelDir !== dir) return;
+        takesOcrText = info.ocr_text_position !== undefined;
+        setStatus({ name: info.name, family: info.family, executionProvider: info.execution_provider, ...(info.note ? { note: info.note } : {}), state: 'ready' });
+      } catch (err) {
+        if (currentModelDir !== dir) return;
+        takesOcrText = false;
+        setStatus({ ...status, state: 'error', error: (err as Error).message });
+      }
+    })();
+    modelReady = run;
+    return run;
+  };
+
+  // At start: the --model folder, else the active installed model of the settings (if still installed).
+  if (options.modelDir) {
+    void loadModel(options.modelDir);
+  } else if (typeof settings.activeModel === 'string') {
+    const installed = await readInstalled(modelsDir, settings.activeModel).catch(() => undefined);
+    if (installed) {
+      activeId = installed.id;
+      void loadModel(installed.dir, installed.marker.name);
+    }
+  }
+
+  /** The catalog, or the one-line reason it cannot be read. */
+  const readCatalog = async (): Promise<{ catalog?: Catalog; error?: string }> => {
+    try {
+      return { catalog: await loadCatalog(catalogPath) };
+    } catch (err) {
+      if (err instanceof CatalogError) return { error: err.message };
+      throw err;
+    }
+  };
+
+  const catalogModel = async (id: unknown): Promise<CatalogModel> => {
+    if (typeof id !== 'string' || !id) throw new ApiRequestError('bad_request', 'give the id of a catalog model');
+    const { catalog, error } = await readCatalog();
+    if (!catalog) throw new ApiRequestError('bad_request', error!);
+    try {
+      return findModel(catalog, id);
+    } catch (err) {
+      if (err instanceof CatalogError) throw new ApiRequestError('not_found', err.message);
+      throw err;
+    }
+  };
+
+  const progressOf = (p: PullProgress): ModelProgress => ({
+    id: p.modelId,
+    phase: p.phase,
+    bytesDone: p.bytesDone,
+    bytesTotal: p.bytesTotal,
+    rateBytesPerSec: p.rateBytesPerSec,
+    etaSec: p.etaSec,
+    fileIndex: p.fileIndex,
+    fileCount: p.fileCount,
+    ...(p.file !== undefined ? { file: p.file } : {}),
+  });
+
+  /** The end of a pull or import that failed: its last progress with the error (bytes never go back). */
+  const failedProgress = (last: ModelProgress, err: unknown): ModelProgress => {
+    const code = err instanceof ModelError ? err.code : err instanceof ApiRequestError ? err.code : 'internal';
+    const message = oneLineMessage(err);
+    return { ...last, phase: code === 'cancelled' ? 'cancelled' : 'failed', rateBytesPerSec: 0, etaSec: null, error: { code, message } };
+  };
+
+  /** Start pulling a catalog model in the background; events report progress and the end. */
+  const startPull = (model: CatalogModel, dtype: Dtype): void => {
+    const controller = new AbortController();
+    const id = model.id;
+    const entry = {
+      controller,
+      last: { id, phase: 'resolving', bytesDone: 0, bytesTotal: 0, rateBytesPerSec: 0, etaSec: null, fileIndex: 0, fileCount: 0 } as ModelProgress,
+      done: Promise.resolve(),
+    };
+    pulls.set(id, entry);
+    emit('models.progress', entry.last);
+    entry.done = pullModel(model, {
+      ...options.download,
+      modelsDir,
+      dtype,
+      baseUrl: hubUrl,
+      ...(options.hubToken ? { token: options.hubToken } : {}),
+      signal: controller.signal,
+      onProgress: (p) => {
+        entry.last = progressOf(p);
+        emit('models.progress', entry.last);
+      },
+    }).then(
+      (result) => {
+        pulls.delete(id);
+        if (result.alreadyInstalled) {
+          const bytes = Object.values(result.marker.files).reduce((sum, f) => sum + f.bytes, 0);
+          const fileCount = Object.keys(result.marker.files).length;
+          emit('models.progress', { id, phase: 'done', bytesDone: bytes, bytesTotal: Math.max(bytes, entry.last.bytesTotal), rateBytesPerSec: 0, etaSec: 0, fileIndex: Math.max(0, fileCount - 1), fileCount });
         }
-      })()
-    : Promise.resolve();
+        emit('models.installed', { id, ...(result.marker.dtype ? { dtype: result.marker.dtype } : {}), from: 'hub' });
+      },
+      (err: unknown) => {
+        pulls.delete(id);
+        emit('models.progress', failedProgress(entry.last, err));
+      },
+    );
+  };
+
+  /** Stop using `id` if it is the active model: unload it (so its files can go), forget it in the settings. */
+  const deactivate = async (id: string): Promise<void> => {
+    if (settings.activeModel === id) {
+      delete settings.activeModel;
+      await saveSettings();
+    }
+    if (activeId !== id) return;
+    activeId = null;
+    currentModelDir = undefined;
+    takesOcrText = false;
+    for (const handle of active.values()) handle.cancel();
+    await engine.stop();
+    setStatus({ name: '', family: '', executionProvider: '', state: 'none' });
+  };
 
   const conversation = (id: string) => {
     const found = store.getConversation(toId(id, 'conversation'));
@@ -269,7 +442,11 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
 
   /** Refuse before anything is stored when there is no model to answer with. */
   const requireModel = async (): Promise<void> => {
-    await modelReady;
+    // A models.use while waiting replaces the load: wait for the latest one.
+    for (let waited: Promise<void> | undefined; waited !== modelReady; ) {
+      waited = modelReady;
+      await waited;
+    }
     if (status.state !== 'ready') {
       throw new ApiRequestError('engine', status.state === 'error' ? `the model could not be loaded: ${status.error}` : 'no model is loaded');
     }
@@ -434,13 +611,86 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
       return { userMessage: toMessage(edited), assistantMessage };
     },
     'models.status': () => status,
+    'models.catalog': async () => {
+      const { catalog, error } = await readCatalog();
+      return describeModels({
+        ...(catalog ? { catalog } : {}),
+        ...(error ? { catalogError: error } : {}),
+        modelsDir,
+        ramBytes,
+        activeId,
+        pulling: new Map([...pulls].map(([id, p]) => [id, p.last])),
+      });
+    },
+    'models.pull': async ({ id, dtype }) => {
+      const model = await catalogModel(id);
+      if (pulls.has(model.id)) throw new ApiRequestError('bad_request', `${model.name} is already downloading`);
+      if (model.source.kind !== 'hub') throw new ApiRequestError('bad_request', `${model.name} has no download: export it (${model.source.exporter}) and import the folder`);
+      if (dtype !== undefined && (!(DTYPES as readonly string[]).includes(dtype) || !(dtype in model.dtypes))) {
+        throw new ApiRequestError('bad_request', `${model.name} has no ${String(dtype)} weights (it has: ${Object.keys(model.dtypes).join(', ')})`);
+      }
+      const chosen = (dtype as Dtype | undefined) ?? model.defaultDtype.cpu;
+      startPull(model, chosen);
+      return { id: model.id, dtype: chosen, started: true };
+    },
+    'models.cancel': async ({ id }) => {
+      const running = pulls.get(id);
+      if (!running) return { cancelled: false };
+      running.controller.abort();
+      await running.done;
+      return { cancelled: true };
+    },
+    'models.remove': async ({ id }) => {
+      if (typeof id !== 'string' || !id) throw new ApiRequestError('bad_request', 'give the id of an installed model');
+      installedModelDir(modelsDir, id); // checks the id
+      const running = pulls.get(id);
+      if (running) {
+        running.controller.abort();
+        await running.done;
+      }
+      await deactivate(id);
+      return removeModel(modelsDir, id);
+    },
+    'models.import': async ({ dir, id }) => {
+      if (typeof dir !== 'string' || !dir.trim()) throw new ApiRequestError('bad_request', 'give the folder to import');
+      if (id !== undefined && (typeof id !== 'string' || !id)) throw new ApiRequestError('bad_request', 'the id to import as must be a model id');
+      const { catalog } = await readCatalog();
+      let last: ModelProgress | undefined;
+      try {
+        const installed = await importModel(dir.trim(), {
+          modelsDir,
+          ...(catalog ? { catalog } : {}),
+          ...(id ? { id } : {}),
+          ...(options.download?.statfs ? { statfs: options.download.statfs } : {}),
+          onProgress: (p) => {
+            last = progressOf(p);
+            emit('models.progress', last);
+          },
+        });
+        emit('models.installed', { id: installed.id, ...(installed.marker.dtype ? { dtype: installed.marker.dtype } : {}), from: 'import' });
+        return { id: installed.id };
+      } catch (err) {
+        if (last) emit('models.progress', failedProgress(last, err));
+        throw err;
+      }
+    },
+    'models.use': async ({ id }) => {
+      if (typeof id !== 'string' || !id) throw new ApiRequestError('bad_request', 'give the id of an installed model');
+      const installed = await readInstalled(modelsDir, id);
+      if (!installed) throw new ApiRequestError('not_found', `model "${id}" is not installed (download it first)`);
+      activeId = id;
+      settings = { ...settings, activeModel: id };
+      await saveSettings();
+      void loadModel(installed.dir, installed.marker.name);
+      return status;
+    },
     'ocr.recognize': async ({ attachment }) => {
       if (typeof attachment !== 'string' || !/^[0-9a-f]{64}$/.test(attachment)) throw new ApiRequestError('bad_request', 'attachment must be the sha256 of an added image');
       if (!store.getAttachment(attachment)) throw new ApiRequestError('not_found', `attachment ${attachment} does not exist`);
       await requireModel();
       const name = `formula-${attachment.slice(0, 12)}`;
       const decoded = await decodeImage(store.attachmentPath(attachment), { name });
-      const { request, notes } = await ocrRequest(decoded, { name, modelDir: options.modelDir!, maxNewTokens: settings.maxNewTokens });
+      const { request, notes } = await ocrRequest(decoded, { name, modelDir: currentModelDir!, maxNewTokens: settings.maxNewTokens });
       const result = await engine.generate(request).result;
       return { ...readOcrAnswer(result.answer), notes };
     },
@@ -460,7 +710,7 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
       if (!['quick-ask', 'main'].includes(next.captureOpens)) throw new ApiRequestError('bad_request', 'captureOpens must be quick-ask or main');
       if (next.captureHotkey !== settings.captureHotkey) applyHotkey(next.captureHotkey, settings.captureHotkey);
       settings = next;
-      await writeFile(settingsFile, `${JSON.stringify(settings, null, 2)}\n`);
+      await saveSettings();
       return settings;
     },
   };
@@ -487,11 +737,15 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
       if (err instanceof ImageInputError) return { code: 'bad_image', message: err.message };
       if (err instanceof EngineError) return { code: err.code === 'bad_image' ? 'bad_image' : 'engine', message: err.message };
       if (err instanceof StoreError) return { code: err.code === 'not_found' ? 'not_found' : 'bad_request', message: err.message };
+      if (err instanceof ModelError) return { code: err.code === 'not_found' || err.code === 'not_installed' ? 'not_found' : 'bad_request', message: err.message };
+      if (err instanceof CatalogError) return { code: 'bad_request', message: err.message };
       if (err instanceof SyntaxError) return { code: 'bad_request', message: `malformed request: ${err.message}` };
       return { code: 'internal', message: `internal error: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}` };
     },
     async close() {
       closing = true;
+      for (const pull of pulls.values()) pull.controller.abort();
+      await Promise.all([...pulls.values()].map((p) => p.done));
       for (const handle of active.values()) handle.cancel();
       for (const r of reading.values()) r.cancel();
       await engine.stop();
@@ -509,4 +763,126 @@ function markHighlights(snippet: string, highlights: ReadonlyArray<[number, numb
     at = end;
   }
   return out + snippet.slice(at);
+}
+
+/** An error as one line for the user. */
+function oneLineMessage(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}
+
+/** Bytes of the files under `dir` (0 when it does not exist). */
+async function folderBytes(dir: string): Promise<number> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  let total = 0;
+  for (const e of entries) {
+    if (!e.isFile() || e.name.startsWith('.pull.json')) continue;
+    const s = await stat(path.join(e.parentPath ?? e.path, e.name)).catch(() => undefined);
+    total += s?.size ?? 0;
+  }
+  return total;
+}
+
+/** Bytes of an interrupted download of `id` kept for resume in `<modelsDir>/.partial/<id>/` (0: none). */
+export function partialDownloadBytes(modelsDir: string, id: string): Promise<number> {
+  return folderBytes(path.join(path.resolve(modelsDir), PARTIAL_DIR, id));
+}
+
+/** What describeModels needs to know. */
+export interface ModelsView {
+  /** The catalog; without it only installed models are listed and `catalogError` says why. */
+  catalog?: Catalog;
+  catalogError?: string;
+  modelsDir: string;
+  /** Physical memory the default model is chosen for (bytes). */
+  ramBytes: number;
+  activeId?: string | null;
+  /** Progress of pulls running now, by model id. */
+  pulling?: ReadonlyMap<string, ModelProgress>;
+}
+
+/**
+ * The catalog as the model manager, the first-run screen and `omnifusion models list --json` show
+ * it: each catalog model with its sizes, memory, strengths, licence and installed state (only
+ * models whose every file verified count as installed), installed models the catalog does not
+ * describe, and the default model for a new user on this machine's CPU with its reason and size.
+ */
+export async function describeModels(view: ModelsView): Promise<ModelsCatalog> {
+  const modelsDir = path.resolve(view.modelsDir);
+  const installed = new Map<string, InstalledModel>((await listInstalled(modelsDir)).map((m) => [m.id, m]));
+  const installedInfo = (m: InstalledModel | undefined): ModelEntry['installed'] =>
+    m
+      ? {
+          ...(m.marker.dtype ? { dtype: m.marker.dtype } : {}),
+          bytes: Object.values(m.marker.files).reduce((sum, f) => sum + f.bytes, 0),
+          installedAt: m.marker.installedAt,
+          from: m.marker.source.kind === 'hub' ? 'hub' : 'import',
+          dir: m.dir,
+        }
+      : null;
+  const partialBytes = (id: string): Promise<number> => partialDownloadBytes(modelsDir, id);
+  const models: ModelEntry[] = [];
+  for (const m of view.catalog?.models ?? []) {
+    const variants = (Object.keys(m.dtypes) as Dtype[]).map((dtype) => {
+      const size = approxDownloadBytes(m, dtype);
+      const exact = filesFor(m, dtype).every((f) => f.bytes !== undefined);
+      return { dtype, downloadBytes: size.bytes, exact, unknownSizeFiles: size.unknownFiles.length, memoryBytes: m.dtypes[dtype]!.memoryBytes };
+    });
+    const here = installed.get(m.id);
+    models.push({
+      id: m.id,
+      name: m.name,
+      family: m.family,
+      description: m.description,
+      strengths: [...m.strengths],
+      licence: { ...m.licence },
+      source: m.source.kind,
+      ...(m.source.kind === 'hub' ? { repo: m.source.repo } : { exporter: m.source.exporter }),
+      verified: m.verified,
+      variants,
+      defaultDtype: m.defaultDtype.cpu,
+      installed: installedInfo(here),
+      partialBytes: here ? 0 : await partialBytes(m.id),
+      active: here !== undefined && view.activeId === m.id,
+      pulling: view.pulling?.get(m.id) ?? null,
+    });
+  }
+  const known = new Set(models.map((m) => m.id));
+  for (const m of installed.values()) {
+    if (known.has(m.id)) continue;
+    models.push({
+      id: m.id,
+      name: m.marker.name,
+      family: m.marker.family,
+      description: m.marker.source.kind === 'import' ? `Imported from ${m.marker.source.from}` : `Downloaded from ${m.marker.source.repo}`,
+      strengths: [],
+      licence: { id: 'unknown' },
+      source: 'local',
+      verified: true,
+      variants: [],
+      defaultDtype: m.marker.dtype ?? '',
+      installed: installedInfo(m),
+      partialBytes: 0,
+      active: view.activeId === m.id,
+      pulling: view.pulling?.get(m.id) ?? null,
+    });
+  }
+  let choice: ModelsCatalog['default'] = null;
+  if (view.catalog) {
+    try {
+      const c = defaultModelChoice(view.catalog, { ramBytes: view.ramBytes, gpu: false });
+      const model = findModel(view.catalog, c.id);
+      choice = { id: c.id, dtype: c.dtype, reason: c.reason, downloadBytes: approxDownloadBytes(model, c.dtype).bytes, memoryBytes: model.dtypes[c.dtype]!.memoryBytes };
+    } catch (err) {
+      if (!(err instanceof CatalogError)) throw err;
+    }
+  }
+  return {
+    models,
+    default: choice,
+    activeId: view.activeId && installed.has(view.activeId) ? view.activeId : null,
+    modelsDir,
+    ramBytes: view.ramBytes,
+    ...(view.catalogError ? { error: view.catalogError } : {}),
+  };
 }

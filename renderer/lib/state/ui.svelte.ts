@@ -24,6 +24,8 @@ class UiState {
   settingsOpen = $state(false);
   /** The in-page capture overlay is open (lib/capture/in-page.svelte.ts). */
   captureOpen = $state(false);
+  /** The model manager or the first-run screen is open (lib/state/models.svelte.ts). */
+  modelsOpen = $state(false);
   /** Narrow windows (small screens, 200% zoom) show the conversation list as an overlay. */
   sidebarOpen = $state(false);
   /** The narrow layout is active (the sidebar is an overlay there). */
@@ -52,7 +54,7 @@ class UiState {
 
   /** True while a modal dialog owns Escape. */
   get modalOpen(): boolean {
-    return this.viewer !== null || this.cameraOpen || this.settingsOpen || this.captureOpen;
+    return this.viewer !== null || this.cameraOpen || this.settingsOpen || this.captureOpen || this.modelsOpen;
   }
 
   toast(text: string, kind: Toast['kind'] = 'info', ms = kind === 'error' ? 6000 : 2500): void {
