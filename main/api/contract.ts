@@ -245,7 +245,17 @@ export interface Settings {
   captureMode: CaptureMode;
   /** Where a capture opens: the compact quick-ask window or the main window. */
   captureOpens: CaptureOpens;
+  /**
+   * Where the model runs (onnxruntime execution provider): 'auto' tries the platform's GPU
+   * provider (CUDA on Linux, DirectML on Windows) and falls back to the CPU; the others are tried
+   * as asked and fall back to the CPU with a note. The provider in use is ModelStatus.executionProvider.
+   */
+  device: Device;
 }
+
+/** Execution providers a user can choose (Settings.device); the engine's ExecutionProvider. */
+export type Device = (typeof DEVICES)[number];
+export const DEVICES = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const;
 
 /** Request and response of every call, by channel name. */
 export interface ApiCalls {

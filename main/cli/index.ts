@@ -252,7 +252,8 @@ interface ServeOptions {
   dataDir?: string;
   modelsDir?: string;
   catalog?: string;
-  device: ExecutionProvider;
+  /** Overrides the app's device setting when given. */
+  device?: ExecutionProvider;
 }
 
 /** `omnifusion serve`: the chat UI and the typed API for a browser, until Ctrl+C. */
@@ -263,7 +264,7 @@ async function serve(o: ServeOptions): Promise<number> {
   const { hubUrl, hubToken } = hubFromEnv();
   const api = await createApiService({
     dataDir,
-    executionProvider: o.device,
+    ...(o.device ? { executionProvider: o.device } : {}),
     ...(modelDir ? { modelDir } : {}),
     modelsDir: resolveModelsDir(o.modelsDir, dataDir),
     catalogPath: resolveCatalogPath(o.catalog),
@@ -326,7 +327,7 @@ export function buildProgram(run: (code: Promise<number>) => void, version: stri
     .option('--data-dir <dir>', 'history and attachments folder (default: $OMNIFUSION_DATA_DIR or the platform data folder)')
     .option('--models-dir <dir>', 'installed models folder (default: $OMNIFUSION_MODELS_DIR or models/ in the data folder)')
     .option('--catalog <file>', 'model catalog (default: $OMNIFUSION_CATALOG or the bundled resources/catalog.json)')
-    .addOption(new Option('--device <ep>', 'execution provider (falls back to cpu with a note)').choices(EXECUTION_PROVIDERS).default('cpu'))
+    .addOption(new Option('--device <ep>', 'execution provider, overriding the app setting (default: the setting, auto); falls back to cpu with a note').choices(EXECUTION_PROVIDERS))
     .action((o: ServeOptions) => run(serve(o)));
   program
     .command('ocr')

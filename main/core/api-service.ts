@@ -25,6 +25,7 @@ import type {
   ModelsCatalog,
   Settings,
 } from '../api/contract.js';
+import { DEVICES } from '../api/contract.js';
 import { defaultHotkey, isAcceleratorLike, isAvoidedAccelerator, CAPTURE_COMMAND, type CaptureStatus } from '../api/capture.js';
 import { decodeImage, ImageInputError } from './images/index.js';
 import { failedLayout, imageTextFromStored, layoutOf, pendingImageText, PAGE_TEXT_SOURCE, useOcrTokens } from './page-text.js';
@@ -123,7 +124,7 @@ export class ApiRequestError extends Error {
 type StoredSettings = Settings & { activeModel?: string };
 
 function defaultSettings(platform: string): Settings {
-  return { theme: 'system', maxNewTokens: 512, decoding: 'greedy', captureHotkey: defaultHotkey(platform), captureMode: 'ask', captureOpens: 'quick-ask' };
+  return { theme: 'system', maxNewTokens: 512, decoding: 'greedy', captureHotkey: defaultHotkey(platform), captureMode: 'ask', captureOpens: 'quick-ask', device: 'auto' };
 }
 /** Images a user may attach to one message; OmniFusion puts each one's 576 features in the prompt. */
 const MAX_IMAGES_PER_MESSAGE = 8;
@@ -241,7 +242,7 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
     const run = (async () => {
       setStatus({ name, family: '', executionProvider: '', state: 'loading' });
       try {
-        const info = await engine.load(dir, options.executionProvider ?? 'cpu');
+        const info = await engine.load(dir, options.executionProvider ?? settings.device);
         if (currentModelDir !== dir) return;
         takesOcrText = info.ocr_text_position !== undefined;
         setStatus({ name: info.name, family: info.family, executionProvider: info.execution_provider, ...(info.note ? { note: info.note } : {}), state: 'ready' });
@@ -708,9 +709,13 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
       if (!['greedy', 'model'].includes(next.decoding)) throw new ApiRequestError('bad_request', 'decoding must be greedy or model');
       if (!['ask', 'ocr'].includes(next.captureMode)) throw new ApiRequestError('bad_request', 'captureMode must be ask or ocr');
       if (!['quick-ask', 'main'].includes(next.captureOpens)) throw new ApiRequestError('bad_request', 'captureOpens must be quick-ask or main');
+      if (!(DEVICES as readonly string[]).includes(next.device)) throw new ApiRequestError('bad_request', `device must be one of ${DEVICES.join(', ')}`);
       if (next.captureHotkey !== settings.captureHotkey) applyHotkey(next.captureHotkey, settings.captureHotkey);
+      const reload = next.device !== settings.device && !options.executionProvider && currentModelDir !== undefined;
       settings = next;
       await saveSettings();
+      // The model moves to the chosen provider (the status line shows the one it really runs on).
+      if (reload) void loadModel(currentModelDir!, status.name);
       return settings;
     },
   };

@@ -14,13 +14,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { ARTIFACTS, launchChromium } from '../helpers/browser.js';
-import { call, startServe, stopServe, type Server } from '../helpers/serve.js';
+import { type Browser, type Page } from 'playwright-core';
+import { openAppSession, type AppSession } from '../helpers/app-session.js';
+import { ARTIFACTS } from '../helpers/browser.js';
+import { call, type Server } from '../helpers/serve.js';
 
 /** The synthetic screenshot. */
 const SOURCE = { width: 1600, height: 1000 };
@@ -68,34 +68,29 @@ function expectedRect(a: { x: number; y: number }, b: { x: number; y: number }):
 }
 
 describe('screenshot capture in Chromium against omnifusion serve', () => {
-  let dataDir: string;
+  let app: AppSession;
   let server: Server;
   let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
+  let pageErrors: string[];
   let sourcePath: string;
   let sourcePng: Buffer;
-  const pageErrors: string[] = [];
 
   before(async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnifusion-e2e-capture-'));
-    sourcePng = await sharp(patternRgb(SOURCE.width, SOURCE.height), { raw: { ...SOURCE, channels: 3 } }).png().toBuffer();
-    sourcePath = path.join(dataDir, 'screen.png');
-    await writeFile(sourcePath, sourcePng);
-    server = await startServe(dataDir);
-    await call(server, 'settings.set', { maxNewTokens: 8, decoding: 'greedy' });
-    await mkdir(ARTIFACTS, { recursive: true });
-    browser = await launchChromium();
-    context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 2 });
-    page = await context.newPage();
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    app = await openAppSession('capture', {
+      viewport: VIEWPORT,
+      deviceScaleFactor: 2,
+      settings: { maxNewTokens: 8, decoding: 'greedy' },
+      prepare: async (dataDir) => {
+        sourcePng = await sharp(patternRgb(SOURCE.width, SOURCE.height), { raw: { ...SOURCE, channels: 3 } }).png().toBuffer();
+        sourcePath = path.join(dataDir, 'screen.png');
+        await writeFile(sourcePath, sourcePng);
+      },
+    });
+    ({ server, browser, page, pageErrors } = app);
   });
 
-  after(async () => {
-    await browser?.close();
-    if (server) await stopServe(server);
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  after(() => app?.close());
 
   const byTestId = (id: string) => page.getByTestId(id);
   const composerThumbs = () => page.locator('form.composer [data-testid=attachment-thumb]');

@@ -7,14 +7,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type Browser, type Page } from 'playwright-core';
-import { ARTIFACTS, launchChromium } from '../helpers/browser.js';
+import { type Page } from 'playwright-core';
+import { openAppSession, type AppSession } from '../helpers/app-session.js';
+import { ARTIFACTS } from '../helpers/browser.js';
 import { openStore } from '../../main/core/store/index.js';
 import { REAL_DATA_DIR } from '../fixtures/reference-cases.js';
-import { call, startServe, stopServe, type Server } from '../helpers/serve.js';
+import { call, type Server } from '../helpers/serve.js';
 
 
 const HOSTILE_ANSWER = [
@@ -26,40 +26,35 @@ const HOSTILE_ANSWER = [
 ].join('\n\n');
 
 describe('chat window in Chromium against omnifusion serve', () => {
-  let dataDir: string;
+  let app: AppSession;
   let server: Server;
-  let browser: Browser;
   let page: Page;
+  let pageErrors: string[];
   let hostileConversation: number;
   const dialogs: string[] = [];
-  const pageErrors: string[] = [];
 
   before(async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnifusion-e2e-'));
-    // A conversation from "earlier", written through the store: its answer is hostile model output.
-    const store = openStore({ dataDir });
-    const c = store.createConversation('Hostile answer');
-    hostileConversation = c.id;
-    store.addMessage(c.id, { role: 'user', content: 'Render this' });
-    store.addMessage(c.id, { role: 'assistant', content: HOSTILE_ANSWER, status: 'complete', model: 'omnifusion-tiny' });
-    store.close();
-    server = await startServe(dataDir);
-    await call(server, 'settings.set', { maxNewTokens: 2000, decoding: 'greedy' });
-    await mkdir(ARTIFACTS, { recursive: true });
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    app = await openAppSession('chat', {
+      viewport: { width: 1280, height: 800 },
+      settings: { maxNewTokens: 2000, decoding: 'greedy' },
+      // A conversation from "earlier", written through the store: its answer is hostile model output.
+      prepare: (dataDir) => {
+        const store = openStore({ dataDir });
+        const c = store.createConversation('Hostile answer');
+        hostileConversation = c.id;
+        store.addMessage(c.id, { role: 'user', content: 'Render this' });
+        store.addMessage(c.id, { role: 'assistant', content: HOSTILE_ANSWER, status: 'complete', model: 'omnifusion-tiny' });
+        store.close();
+      },
+    });
+    ({ server, page, pageErrors } = app);
     page.on('dialog', (d) => {
       dialogs.push(d.message());
       void d.dismiss();
     });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
   });
 
-  after(async () => {
-    await browser?.close();
-    if (server) await stopServe(server);
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  after(() => app?.close());
 
   const byTestId = (id: string) => page.getByTestId(id);
   const assistant = () => page.locator('[data-testid=message][data-role=assistant]').last();

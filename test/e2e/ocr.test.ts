@@ -7,14 +7,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { ARTIFACTS, launchChromium } from '../helpers/browser.js';
+import { type Page } from 'playwright-core';
+import { openAppSession, type AppSession } from '../helpers/app-session.js';
+import { ARTIFACTS } from '../helpers/browser.js';
 import { REAL_DATA_DIR } from '../fixtures/reference-cases.js';
-import { call, startServe, stopServe, type Server } from '../helpers/serve.js';
+import { call, type Server } from '../helpers/serve.js';
 
 
 const IMAGES = [
@@ -23,30 +22,17 @@ const IMAGES = [
 ];
 
 describe('OCR panel in Chromium against omnifusion serve', () => {
-  let dataDir: string;
+  let app: AppSession;
   let server: Server;
-  let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[];
 
   before(async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnifusion-e2e-ocr-'));
-    server = await startServe(dataDir);
-    await call(server, 'settings.set', { maxNewTokens: 32, decoding: 'greedy' });
-    await mkdir(ARTIFACTS, { recursive: true });
-    browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(server.url).origin }).catch(() => undefined);
-    page = await context.newPage();
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    app = await openAppSession('ocr', { viewport: { width: 1280, height: 900 }, clipboard: true, settings: { maxNewTokens: 32, decoding: 'greedy' } });
+    ({ server, page, pageErrors } = app);
   });
 
-  after(async () => {
-    await browser?.close();
-    if (server) await stopServe(server);
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  after(() => app?.close());
 
   const byTestId = (id: string) => page.getByTestId(id);
 

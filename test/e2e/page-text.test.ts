@@ -11,14 +11,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Page } from 'playwright-core';
 import type { Conversation, ImageText, SearchHit } from '../../main/api/contract.js';
-import { ARTIFACTS, launchChromium } from '../helpers/browser.js';
+import { openAppSession, type AppSession } from '../helpers/app-session.js';
+import { ARTIFACTS } from '../helpers/browser.js';
 import { REAL_DATA_DIR } from '../fixtures/reference-cases.js';
-import { call, startServe, stopServe, type Server } from '../helpers/serve.js';
+import { call, type Server } from '../helpers/serve.js';
 
 const PAGE = path.join(REAL_DATA_DIR, 'documents/tesseract_phototest-rotated-L.png');
 /** From the page's transcription in SOURCES.md (testing/phototest.txt); not in the question. */
@@ -26,33 +25,20 @@ const IMAGE_ONLY_WORD = 'jumped';
 const QUESTION = 'What is written on this page?';
 
 describe('page text of an attached image in Chromium against omnifusion serve', { skip: existsSync(PAGE) ? false : `${PAGE} is absent` }, () => {
-  let dataDir: string;
+  let app: AppSession;
   let server: Server;
-  let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
+  let pageErrors: string[];
   let conversationId = '';
   let sha256 = '';
   let pageText: ImageText;
-  const pageErrors: string[] = [];
 
   before(async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnifusion-e2e-page-text-'));
-    server = await startServe(dataDir);
-    await call(server, 'settings.set', { maxNewTokens: 8, decoding: 'greedy' });
-    await mkdir(ARTIFACTS, { recursive: true });
-    browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(server.url).origin }).catch(() => undefined);
-    page = await context.newPage();
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    app = await openAppSession('page-text', { viewport: { width: 1280, height: 860 }, clipboard: true, settings: { maxNewTokens: 8, decoding: 'greedy' } });
+    ({ server, page, pageErrors } = app);
   });
 
-  after(async () => {
-    await browser?.close();
-    if (server) await stopServe(server);
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  });
+  after(() => app?.close());
 
   const byTestId = (id: string) => page.getByTestId(id);
   const lastAnswer = () => page.locator('[data-testid=message][data-role=assistant]').last();

@@ -10,39 +10,30 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Browser, type Page } from 'playwright-core';
 import type { AttachmentInfo, Conversation, ConversationSummary, Settings } from '../../main/api/contract.js';
 import { CAPTURE_COMMAND, CAPTURE_DEFAULT_QUESTION, defaultHotkey } from '../../main/api/capture.js';
-import { ARTIFACTS, launchChromium } from '../helpers/browser.js';
+import { openAppSession, type AppSession } from '../helpers/app-session.js';
+import { ARTIFACTS } from '../helpers/browser.js';
 import { REAL_DATA_DIR } from '../fixtures/reference-cases.js';
-import { call, startServe, stopServe, type Server } from '../helpers/serve.js';
+import { call, type Server } from '../helpers/serve.js';
 
 describe('settings dialog and quick-ask window in Chromium against omnifusion serve', () => {
-  let dataDir: string;
+  let app: AppSession;
   let server: Server;
   let browser: Browser;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[];
   const DEFAULT = defaultHotkey(process.platform);
 
   before(async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnifusion-e2e-settings-'));
-    server = await startServe(dataDir);
-    await call(server, 'settings.set', { maxNewTokens: 24, decoding: 'greedy' });
-    await mkdir(ARTIFACTS, { recursive: true });
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    app = await openAppSession('settings', { viewport: { width: 1100, height: 800 }, settings: { maxNewTokens: 24, decoding: 'greedy' } });
+    ({ server, browser, page, pageErrors } = app);
   });
 
-  after(async () => {
-    await browser?.close();
-    if (server) await stopServe(server);
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  after(() => app?.close());
 
   const byTestId = (id: string) => page.getByTestId(id);
   const dialog = () => byTestId('settings-dialog');
@@ -191,6 +182,24 @@ describe('settings dialog and quick-ask window in Chromium against omnifusion se
     await page.screenshot({ path: path.join(ARTIFACTS, 'settings-dark.png') });
     await page.keyboard.press('Escape');
     await closedDialog();
+  });
+
+  test('the device setting moves the model; without a usable GPU it runs on the CPU and says why', async () => {
+    await openSettings();
+    assert.equal(await byTestId('setting-device').inputValue(), 'auto');
+    await byTestId('setting-device').selectOption('webgpu');
+    await byTestId('settings-save').click();
+    await closedDialog();
+    assert.equal((await settingsGet()).device, 'webgpu');
+    await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-testid=model-status]')?.dataset.state === 'ready', null, { timeout: 60_000 });
+    await openSettings();
+    const inUse = await byTestId('device-in-use').innerText();
+    // This machine has no GPU: the engine falls back to the CPU with a note; with one it runs on WebGPU.
+    assert.match(inUse, /^In use: (webgpu|cpu \(webgpu unavailable: .*; using cpu\))$/);
+    await byTestId('setting-device').selectOption('cpu');
+    await byTestId('settings-save').click();
+    await closedDialog();
+    assert.equal((await settingsGet()).device, 'cpu');
   });
 
   test('quick-ask window: the crop is attached, Enter on the empty box asks "Convert to LaTeX" and the answer streams', async () => {

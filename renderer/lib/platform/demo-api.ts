@@ -161,6 +161,7 @@ export function createDemoApi(): OmniFusionApi {
     captureHotkey: defaultHotkey(platform),
     captureMode: 'ask',
     captureOpens: 'quick-ask',
+    device: 'auto',
   };
   const captureStatus = (): CaptureStatus => ({
     accelerator: settings.captureHotkey,

@@ -22,7 +22,9 @@ import { ui } from './ui.svelte';
 export type SettingErrors = Partial<Record<keyof Settings, string>>;
 
 /** The order changed settings are saved in: the hotkey last (it is the one most likely refused). */
-const SAVE_ORDER: (keyof Settings)[] = ['theme', 'maxNewTokens', 'decoding', 'captureMode', 'captureOpens', 'captureHotkey'];
+// A Record over every key, so that a new setting cannot be left out of saving.
+const SAVE_RANK: Record<keyof Settings, number> = { theme: 0, maxNewTokens: 1, decoding: 2, device: 3, captureMode: 4, captureOpens: 5, captureHotkey: 6 };
+const SAVE_ORDER = (Object.keys(SAVE_RANK) as (keyof Settings)[]).sort((a, b) => SAVE_RANK[a] - SAVE_RANK[b]);
 
 function storage(): Storage | undefined {
   try {
