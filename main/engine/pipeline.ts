@@ -1,8 +1,20 @@
 /**
- * The OmniFusion inference pipeline on onnxruntime-node: images → pixel_values → vision encoder
- * (+ adapter) → image_features; prompt segments → inputs_embeds; decoder_model_merged with a KV
- * cache; logits processors, greedy / sampling / beam search; incremental detokenization.
- * Runs inside the engine process (onnxruntime-node's `run()` blocks its JS thread).
+ * The inference pipeline on onnxruntime-node, one for every model family: images → pixel_values →
+ * vision encoder (+ adapter/connector) → image_features; prompt → inputs_embeds with the image rows
+ * in place; decoder_model_merged with a KV cache; logits processors, greedy / sampling / beam
+ * search; incremental detokenization. Runs inside the engine process (onnxruntime-node's `run()`
+ * blocks its JS thread).
+ *
+ * What differs per family (manifest.family):
+ * - `omnifusion` (manifest.json package): CLIP preprocessing, prompt segments with learned special
+ *   embeddings (models/omnifusion.ts);
+ * - `idefics3` (SmolVLM / granite-docling folder in the onnx-community layout, read as published):
+ *   tiles + global image with pixel_attention_mask (preprocess/idefics3.ts), the folder's chat
+ *   template, `<image>` expansion, image-token rows of the token embeddings replaced in order by
+ *   the image features (models/idefics3.ts), prompt ids seen by the logits processors as in
+ *   transformers' generate(input_ids=…);
+ * - `llava` (llava-interleave-qwen-0.5b folder, read as published): one resize per image
+ *   (preprocess/resize.ts, or CLIP's), each `<image>` repeated once per feature row, then as Idefics3.
  */
 import * as ort from 'onnxruntime-node';
 import { readFile } from 'node:fs/promises';
@@ -10,10 +22,23 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { decodeImage, type DecodedImage } from '../core/images/index.js';
 import { clipPreprocessBatch } from './preprocess/clip.js';
-import { generationDefaultsOf, loadManifest, ModelPackageError, GRAPH_NAMES, type GraphName, type ModelManifest } from './package/manifest.js';
+import { idefics3Preprocess, type ImageGrid } from './preprocess/idefics3.js';
+import { resizePreprocessBatch } from './preprocess/resize.js';
+import {
+  generationDefaultsOf,
+  loadManifest,
+  ModelPackageError,
+  GRAPH_NAMES,
+  type ChatManifest,
+  type GraphName,
+  type ModelManifest,
+  type OmniFusionManifest,
+} from './package/manifest.js';
+import { adoptKvDtype, type GraphDtype } from './package/hf-folder.js';
 import { checkGraphSignature, openSession, type ExecutionProvider } from './session.js';
 import { TextTokenizer } from './tokenizer.js';
 import { buildOmniFusionPrompt, prepareOcrText, type PromptSegment } from './models/omnifusion.js';
+import { expandImageTokens, idefics3Messages, mergeImageFeatures, PromptError, renderChatTemplate } from './models/idefics3.js';
 import {
   beamSearch,
   greedyOrSample,
@@ -36,6 +61,34 @@ export interface LoadOptions {
    * through the KV cache instead of at once.
    */
   prefillChunk?: number;
+  /**
+   * A folder in the onnx-community layout ships several onnx variants per graph: which to load
+   * (transformers.js dtype names: fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4), for all graphs or
+   * per graph. Default: the first present in that order.
+   */
+  dtype?: GraphDtype | Partial<Record<GraphName, GraphDtype>>;
+}
+
+/** What the vision encoder of the loaded family takes, from preprocess(). */
+export interface VisionInputs {
+  /** float32: [N,3,H,W] (OmniFusion, LLaVA) or [1,N,3,H,W] (Idefics3). */
+  pixel_values: Float32Array;
+  dims: number[];
+  /** Idefics3: bool [1,N,H,W] as bytes (1 = real pixel). */
+  pixel_attention_mask?: Uint8Array;
+  /** Idefics3: each image's tile grid (rows × cols, 0 × 0 = not split); LLaVA: 0 × 0 per image. */
+  grids?: ImageGrid[];
+}
+
+/** A request turned into the decoder's first input. */
+interface PreparedInputs {
+  inputsEmbeds: Float32Array;
+  /** Prompt token ids the logits processors see before the generated ids (transformers' input_ids); none for a prompt of embeddings. */
+  promptIds?: number[];
+  ocr?: OcrPromptInfo;
+  /** Milliseconds spent on images (decode, preprocess, vision encoder) and on the prompt. */
+  imageMs: number;
+  promptMs: number;
 }
 
 /** Callbacks of one generation. `onText` receives UTF-8-safe text deltas as they become final. */
@@ -73,9 +126,9 @@ export class VlmPipeline {
   static async load(dir: string, options: LoadOptions = {}): Promise<VlmPipeline> {
     const started = performance.now();
     const folder = path.resolve(dir);
-    const manifest = await loadManifest(folder);
+    const manifest = await loadManifest(folder, options.dtype !== undefined ? { dtype: options.dtype } : {});
     const tokenizer = await TextTokenizer.load(folder, manifest);
-    const specialEmbeddings = await readSpecialEmbeddings(folder, manifest);
+    const specialEmbeddings = manifest.family === 'omnifusion' ? await readSpecialEmbeddings(folder, manifest) : new Map<string, Float32Array>();
     const requested = options.executionProvider ?? 'cpu';
     const sessions = {} as Record<GraphName, ort.InferenceSession>;
     let executionProvider = 'cpu';
@@ -83,6 +136,7 @@ export class VlmPipeline {
     for (const name of GRAPH_NAMES) {
       const spec = manifest.graphs[name];
       const opened = await openSession(path.join(folder, spec.file), requested, options.threads ?? 0);
+      if (name === 'decoder_model_merged' && manifest.origin === 'hf-config') adoptKvDtype(manifest, opened.session);
       checkGraphSignature(name, spec, opened.session);
       sessions[name] = opened.session;
       if (name === 'decoder_model_merged') executionProvider = opened.executionProvider;
@@ -90,6 +144,7 @@ export class VlmPipeline {
     }
     const gen = manifest.generation;
     const badWordsIds = [...(gen.bad_words_ids ?? []), ...(gen.bad_words ?? []).map((w) => tokenizer.encode(w))];
+    if (manifest.family !== 'omnifusion') checkChatTokens(manifest, tokenizer, folder);
     const defaults = generationDefaultsOf(manifest, dedupeSequences(badWordsIds, gen.eos_token_id));
     const info: LoadedModelInfo = {
       name: manifest.name,
@@ -98,7 +153,7 @@ export class VlmPipeline {
       execution_provider: executionProvider,
       ...(notes.length ? { note: notes.join('; ') } : {}),
       load_ms: performance.now() - started,
-      ...(manifest.prompt.ocr_text ? { ocr_text_position: manifest.prompt.ocr_text.position } : {}),
+      ...(manifest.family === 'omnifusion' && manifest.prompt.ocr_text ? { ocr_text_position: manifest.prompt.ocr_text.position } : {}),
     };
     const prefillChunk = options.prefillChunk ?? 512;
     if (!Number.isInteger(prefillChunk) || prefillChunk < 1) throw new BadRequestError(`prefillChunk must be a whole number ≥ 1, got ${prefillChunk}`);
@@ -115,24 +170,54 @@ export class VlmPipeline {
     await Promise.all(GRAPH_NAMES.map((n) => this.sessions[n].release()));
   }
 
-  /**
-   * Decode and preprocess images into pixel_values float32 [N,3,H,W] per the manifest.
-   * @throws ImageInputError for an unreadable, empty, truncated or oversized image.
-   */
-  async preprocess(images: readonly ImageSource[]): Promise<{ pixel_values: Float32Array; dims: number[] }> {
+  /** Decode images (EXIF orientation, sRGB, alpha on white, size guards). */
+  async decodeImages(images: readonly ImageSource[]): Promise<DecodedImage[]> {
     const decoded: DecodedImage[] = [];
     for (const image of images) {
       decoded.push('path' in image ? await decodeImage(image.path) : await decodeImage(Buffer.from(image.bytes), { name: image.name }));
     }
-    const batch = await clipPreprocessBatch(decoded, this.manifest.preprocessing);
-    return { pixel_values: batch.pixel_values, dims: [...batch.dims] };
+    return decoded;
   }
 
-  /** Run the vision encoder + adapter: pixel_values [N,3,H,W] → image_features float32 [N,T,D]. */
-  async encodeImages(pixelValues: Float32Array, dims: readonly number[]): Promise<{ data: Float32Array; dims: number[] }> {
-    const out = await this.sessions.vision_encoder.run({ pixel_values: new ort.Tensor('float32', pixelValues, [...dims]) });
+  /**
+   * Decode and preprocess images into the vision encoder's inputs per the manifest: pixel_values
+   * float32 [N,3,H,W] (OmniFusion), or [1,N,3,H,W] tiles with pixel_attention_mask and grids (Idefics3).
+   * @throws ImageInputError for an unreadable, empty, truncated or oversized image.
+   */
+  async preprocess(images: readonly ImageSource[]): Promise<VisionInputs> {
+    return this.preprocessDecoded(await this.decodeImages(images));
+  }
+
+  /** preprocess() for images already decoded. */
+  async preprocessDecoded(decoded: readonly DecodedImage[]): Promise<VisionInputs> {
+    const m = this.manifest;
+    if (m.family === 'idefics3') {
+      const p = idefics3Preprocess(decoded, m.preprocessing);
+      return { pixel_values: p.pixel_values, dims: [...p.dims], pixel_attention_mask: p.pixel_attention_mask, grids: p.grids };
+    }
+    if (m.preprocessing.kind === 'resize') {
+      const batch = resizePreprocessBatch(decoded, m.preprocessing);
+      return { pixel_values: batch.pixel_values, dims: [...batch.dims], grids: decoded.map(() => ({ rows: 0, cols: 0 })) };
+    }
+    const batch = await clipPreprocessBatch(decoded, m.preprocessing);
+    return { pixel_values: batch.pixel_values, dims: [...batch.dims], ...(m.family === 'llava' ? { grids: decoded.map(() => ({ rows: 0, cols: 0 })) } : {}) };
+  }
+
+  /**
+   * Run the vision encoder (+ adapter or connector): pixel_values → image_features float32
+   * [N,T,D] (OmniFusion: one row of T per image; Idefics3: one per tile).
+   * @param pixelAttentionMask Idefics3's mask [1,N,H,W] as bytes; all ones when omitted.
+   */
+  async encodeImages(pixelValues: Float32Array, dims: readonly number[], pixelAttentionMask?: Uint8Array): Promise<{ data: Float32Array; dims: number[] }> {
+    const feeds: Record<string, ort.Tensor> = { pixel_values: new ort.Tensor('float32', pixelValues, [...dims]) };
+    if (this.sessions.vision_encoder.inputNames.includes('pixel_attention_mask')) {
+      const maskDims = [...dims.slice(0, -3), ...dims.slice(-2)];
+      const mask = pixelAttentionMask ?? new Uint8Array(maskDims.reduce((a, b) => a * b, 1)).fill(1);
+      feeds.pixel_attention_mask = new ort.Tensor('bool', mask, maskDims);
+    }
+    const out = await this.sessions.vision_encoder.run(feeds);
     const features = out.image_features!;
-    return { data: features.data as Float32Array, dims: [...features.dims] };
+    return { data: toFloat32(features), dims: [...features.dims] };
   }
 
   /** Prompt segments for a request (see models/omnifusion.ts for the order). */
@@ -146,11 +231,12 @@ export class VlmPipeline {
    * @throws BadRequestError for OCR text the package has no place for, or more OCR texts than images.
    */
   assemblePrompt(request: Pick<GenerateRequest, 'question' | 'history' | 'ocr_text'>, numImages: number): { segments: PromptSegment[]; ocr?: OcrPromptInfo } {
+    const manifest = this.omnifusionManifest();
     const encode = (t: string): number[] => this.tokenizer.encode(t);
     const raw = request.ocr_text ?? [];
     if (!Array.isArray(raw) || raw.some((t) => t !== null && typeof t !== 'string')) throw new BadRequestError('ocr_text must be a list of strings (or null), one per image');
     if (raw.length > numImages) throw new BadRequestError(`ocr_text has ${raw.length} entries for ${numImages} image${numImages === 1 ? '' : 's'}`);
-    const layout = this.manifest.prompt.ocr_text;
+    const layout = manifest.prompt.ocr_text;
     let ocr: OcrPromptInfo | undefined;
     let ocrTexts: (string | null)[] = [];
     if (raw.some((t) => t?.trim())) {
@@ -164,12 +250,59 @@ export class VlmPipeline {
       if (prepared.texts.some((t) => t)) ocr = { position: layout.position, tokens: prepared.tokens, truncated: prepared.truncated };
     }
     const segments = buildOmniFusionPrompt(
-      this.manifest.prompt,
+      manifest.prompt,
       encode,
       { numImages, question: request.question, ...(request.history ? { history: request.history } : {}), ...(ocr ? { ocrTexts } : {}) },
-      this.manifest.text_config.bos_token_id,
+      manifest.text_config.bos_token_id,
     );
     return { segments, ...(ocr ? { ocr } : {}) };
+  }
+
+  /** The manifest, for OmniFusion-only steps. */
+  private omnifusionManifest(): OmniFusionManifest {
+    if (this.manifest.family !== 'omnifusion') throw new Error(`prompt segments are OmniFusion's; this model is ${this.manifest.family}`);
+    return this.manifest;
+  }
+
+  /**
+   * Idefics3 and LLaVA: the chat prompt of a request for images split as `grids` — the template's text (the
+   * images as `<image>` leading the first user turn) and the token ids of the expanded prompt.
+   * @throws BadRequestError for OCR text (this family's prompt has no place for it).
+   */
+  buildChatPrompt(request: Pick<GenerateRequest, 'question' | 'history' | 'ocr_text'>, grids: readonly ImageGrid[]): { text: string; expanded: string; ids: number[] } {
+    const m = this.manifest;
+    if (m.family === 'omnifusion') throw new Error(`chat prompts are for chat-template families; this model is ${m.family}`);
+    const raw = request.ocr_text ?? [];
+    if (!Array.isArray(raw) || raw.some((t) => t !== null && typeof t !== 'string')) throw new BadRequestError('ocr_text must be a list of strings (or null), one per image');
+    if (raw.length > grids.length) throw new BadRequestError(`ocr_text has ${raw.length} entries for ${grids.length} image${grids.length === 1 ? '' : 's'}`);
+    if (raw.some((t) => t?.trim())) {
+      throw new BadRequestError(`model "${m.name}" takes no OCR text (its ${m.family} prompt has no place for it); ask without OCR text`);
+    }
+    try {
+      const text = renderChatTemplate(m.prompt, idefics3Messages(request.question, request.history, grids.length));
+      const expanded = expandImageTokens(text, grids, m.prompt);
+      return { text, expanded, ids: this.tokenizer.encodePrompt(expanded, m.prompt.add_special_tokens) };
+    } catch (err) {
+      if (err instanceof PromptError) throw new BadRequestError(err.message);
+      throw err;
+    }
+  }
+
+  /**
+   * Idefics3 / LLaVA: inputs_embeds float32 [L,D] of prompt ids, with the rows of image tokens
+   * replaced in order by the image features (flattened [tiles·T, D] or [images·T, D]).
+   * @throws BadRequestError when the image tokens and the feature rows differ in number.
+   */
+  async embedChatPrompt(ids: readonly number[], imageFeatures: { data: Float32Array } | undefined): Promise<Float32Array> {
+    const m = this.manifest as ChatManifest;
+    const embeds = await this.embedIds(ids, 1);
+    try {
+      mergeImageFeatures(embeds, ids, m.prompt.image_token_id, imageFeatures?.data ?? new Float32Array(0), m.text_config.hidden_size);
+    } catch (err) {
+      if (err instanceof PromptError) throw new BadRequestError(err.message);
+      throw err;
+    }
+    return embeds;
   }
 
   /**
@@ -209,7 +342,7 @@ export class VlmPipeline {
   private async embedIds(ids: readonly number[], rows: number): Promise<Float32Array> {
     const input = new ort.Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(id)), [rows, ids.length / rows]);
     const out = await this.sessions.embed_tokens.run({ input_ids: input });
-    return out.inputs_embeds!.data as Float32Array;
+    return toFloat32(out.inputs_embeds!);
   }
 
   /**
@@ -222,17 +355,9 @@ export class VlmPipeline {
     const config = resolveGenerationConfig(this.defaults, request.generation ?? {});
 
     const images = request.images ?? [];
-    // Prompt first: a request the model cannot take is refused before the images are encoded.
-    const { segments, ocr } = this.assemblePrompt(request, images.length);
-    const promptMs = performance.now() - started;
-    let features: { data: Float32Array; dims: number[] } | undefined;
-    if (images.length) {
-      const { pixel_values, dims } = await this.preprocess(images);
-      features = await this.encodeImages(pixel_values, dims);
-    }
-    const imageDone = performance.now();
-
-    const inputsEmbeds = await this.embedPrompt(segments, features);
+    const { inputsEmbeds, promptIds, ocr, imageMs, promptMs } =
+      this.manifest.family === 'omnifusion' ? await this.prepareSegments(request, images) : await this.prepareChat(request, images);
+    const imageDone = started + imageMs + promptMs;
     const promptLength = inputsEmbeds.length / this.manifest.text_config.hidden_size;
     const context = this.manifest.text_config.max_position_embeddings;
     if (context !== undefined) {
@@ -266,8 +391,8 @@ export class VlmPipeline {
     const shouldStop = (): boolean => stopHit || (callbacks.isCancelled?.() ?? false);
     const outcome =
       config.num_beams > 1 && !config.do_sample
-        ? await beamSearch({ prefillLogits, step, config, vocabSize: cache.vocabSize, onToken, shouldStop })
-        : await greedyOrSample({ prefillLogits, step, config, vocabSize: cache.vocabSize, onToken, shouldStop });
+        ? await beamSearch({ prefillLogits, step, config, vocabSize: cache.vocabSize, onToken, shouldStop, ...(promptIds ? { promptIds } : {}) })
+        : await greedyOrSample({ prefillLogits, step, config, vocabSize: cache.vocabSize, onToken, shouldStop, ...(promptIds ? { promptIds } : {}) });
     if (!stopHit) {
       const rest = detokenizer.flush();
       const tail = stops.flush(rest);
@@ -283,7 +408,7 @@ export class VlmPipeline {
       prompt_length: promptLength,
       execution_provider: this.info.execution_provider,
       timings: {
-        image_ms: imageDone - started - promptMs,
+        image_ms: imageMs,
         prefill_ms: prefillDone - imageDone + promptMs,
         ttft_ms: (firstTokenAt || end) - started,
         decode_tokens_per_s: cache.steps > 0 ? (cache.steps * 1000) / (cache.lastStepEnd - prefillDone) : 0,
@@ -291,6 +416,35 @@ export class VlmPipeline {
       },
       ...(ocr ? { ocr } : {}),
     };
+  }
+
+  /** OmniFusion: prompt segments first (a request the model cannot take is refused before the images are encoded), then images. */
+  private async prepareSegments(request: GenerateRequest, images: readonly ImageSource[]): Promise<PreparedInputs> {
+    const t0 = performance.now();
+    const { segments, ocr } = this.assemblePrompt(request, images.length);
+    const t1 = performance.now();
+    let features: { data: Float32Array; dims: number[] } | undefined;
+    if (images.length) {
+      const { pixel_values, dims } = await this.preprocess(images);
+      features = await this.encodeImages(pixel_values, dims);
+    }
+    const t2 = performance.now();
+    const inputsEmbeds = await this.embedPrompt(segments, features);
+    return { inputsEmbeds, ...(ocr ? { ocr } : {}), imageMs: t2 - t1, promptMs: t1 - t0 + (performance.now() - t2) };
+  }
+
+  /** Idefics3 / LLaVA: images first (Idefics3's prompt depends on their tile grids), then the chat prompt, its embeddings and the merge. */
+  private async prepareChat(request: GenerateRequest, images: readonly ImageSource[]): Promise<PreparedInputs> {
+    const t0 = performance.now();
+    let vision: VisionInputs | undefined;
+    if (images.length) vision = await this.preprocess(images);
+    const t1 = performance.now();
+    const { ids } = this.buildChatPrompt(request, vision?.grids ?? []);
+    const t2 = performance.now();
+    const features = vision ? await this.encodeImages(vision.pixel_values, vision.dims, vision.pixel_attention_mask) : undefined;
+    const t3 = performance.now();
+    const inputsEmbeds = await this.embedChatPrompt(ids, features);
+    return { inputsEmbeds, promptIds: ids, imageMs: t1 - t0 + (t3 - t2), promptMs: t2 - t1 + (performance.now() - t3) };
   }
 
   /** The decoder's prefill over inputs_embeds float32 [1,L,D] (past length 0): last-position logits float32 [vocab]. */
@@ -301,6 +455,11 @@ export class VlmPipeline {
   /** Run decoder_model_merged once. Exposed to DecoderCache only. */
   async runDecoder(feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
     return this.sessions.decoder_model_merged.run(feeds);
+  }
+
+  /** Whether decoder_model_merged has an input (position_ids and num_logits_to_keep are optional). */
+  decoderHasInput(name: string): boolean {
+    return this.sessions.decoder_model_merged.inputNames.includes(name);
   }
 
   /** embed_tokens for one new token per row: [rows] → float32 [rows,1,D]. */
@@ -322,8 +481,13 @@ class DecoderCache {
   steps = 0;
   lastStepEnd = 0;
 
+  private readonly hasPositionIds: boolean;
+  private readonly hasLogitsToKeep: boolean;
+
   constructor(private readonly pipeline: VlmPipeline) {
     this.vocabSize = pipeline.manifest.text_config.vocab_size;
+    this.hasPositionIds = pipeline.decoderHasInput('position_ids');
+    this.hasLogitsToKeep = pipeline.decoderHasInput('num_logits_to_keep');
   }
 
   /** Run the prompt in chunks of pipeline.prefillChunk positions: inputs_embeds [1,L,D] → last-position logits [vocab]. */
@@ -365,25 +529,30 @@ class DecoderCache {
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor('float32', inputsEmbeds, [rows, seqLen, hidden]),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(rows * total).fill(1n), [rows, total]),
-      position_ids: new ort.Tensor(
+      ...this.past,
+    };
+    if (this.hasPositionIds) {
+      feeds.position_ids = new ort.Tensor(
         'int64',
         BigInt64Array.from({ length: rows * seqLen }, (_, i) => BigInt(this.pastLength + (i % seqLen))),
         [rows, seqLen],
-      ),
-      ...this.past,
-    };
+      );
+    }
+    // Only the last position's logits are used (transformers.js sets 1 as well).
+    if (this.hasLogitsToKeep) feeds.num_logits_to_keep = new ort.Tensor('int64', BigInt64Array.from([1n]), []);
     const out = await this.pipeline.runDecoder(feeds);
     for (const name of Object.keys(this.past)) {
       this.past[name] = out[name.replace('past_key_values', 'present')]!;
     }
     this.pastLength = total;
     const logits = out.logits!;
-    const data = logits.data as Float32Array;
+    const data = toFloat32(logits);
     const vocab = this.vocabSize;
-    if (seqLen === 1) return data;
+    const positions = logits.dims[1]!; // seqLen, or 1 with num_logits_to_keep
+    if (positions === 1) return data;
     const last = new Float32Array(rows * vocab);
     for (let r = 0; r < rows; r++) {
-      last.set(data.subarray(((r + 1) * seqLen - 1) * vocab, (r + 1) * seqLen * vocab), r * vocab);
+      last.set(data.subarray(((r + 1) * positions - 1) * vocab, (r + 1) * positions * vocab), r * vocab);
     }
     return last;
   }
@@ -407,8 +576,36 @@ class DecoderCache {
   }
 }
 
+/** A float32 or float16 tensor's data as float32 (fp16 graphs may return half-precision outputs). */
+function toFloat32(tensor: ort.Tensor): Float32Array {
+  if (tensor.type === 'float32') return tensor.data as Float32Array;
+  if (tensor.type !== 'float16') throw new Error(`expected a float tensor, got ${tensor.type}`);
+  const half = tensor.data as Uint16Array;
+  const out = new Float32Array(half.length);
+  for (let i = 0; i < half.length; i++) {
+    const h = half[i]!;
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const frac = h & 0x3ff;
+    out[i] = exp === 0 ? sign * frac * 2 ** -24 : exp === 31 ? (frac ? NaN : sign * Infinity) : sign * (1 + frac / 1024) * 2 ** (exp - 15);
+  }
+  return out;
+}
+
+/** The chat prompt's image tokens must be single tokens of this tokenizer, with the ids config.json names. */
+function checkChatTokens(manifest: ChatManifest, tokenizer: TextTokenizer, folder: string): void {
+  const p = manifest.prompt;
+  if (tokenizer.tokenToId(p.image_token) !== p.image_token_id) {
+    throw new ModelPackageError(`${folder}: the tokenizer's ${p.image_token} is not image_token_id ${p.image_token_id}`);
+  }
+  for (const t of p.tiles ? [p.tiles.fake_image_token, p.tiles.global_image_token, '<row_1_col_1>'] : []) {
+    const ids = tokenizer.encodePrompt(t, false);
+    if (ids.length !== 1) throw new ModelPackageError(`${folder}: ${t} is not one token of the tokenizer`);
+  }
+}
+
 /** Read special_embeddings.bin (float32 [n, hidden], rows named by the manifest). */
-async function readSpecialEmbeddings(dir: string, manifest: ModelManifest): Promise<Map<string, Float32Array>> {
+async function readSpecialEmbeddings(dir: string, manifest: OmniFusionManifest): Promise<Map<string, Float32Array>> {
   const spec = manifest.special_embeddings;
   const file = path.join(dir, spec.file);
   const bytes = await readFile(file);
@@ -421,11 +618,12 @@ async function readSpecialEmbeddings(dir: string, manifest: ModelManifest): Prom
 }
 
 /** Unique bad-word sequences; a lone EOS is dropped, as transformers does, so EOS can still end the answer. */
-function dedupeSequences(seqs: number[][], eosTokenId: number): number[][] {
+function dedupeSequences(seqs: number[][], eosTokenId: number | number[]): number[][] {
+  const eos = new Set(Array.isArray(eosTokenId) ? eosTokenId : [eosTokenId]);
   const seen = new Set<string>();
   return seqs.filter((s) => {
     const key = s.join(',');
-    if (!s.length || (s.length === 1 && s[0] === eosTokenId) || seen.has(key)) return false;
+    if (!s.length || (s.length === 1 && eos.has(s[0]!)) || seen.has(key)) return false;
     seen.add(key);
     return true;
   });

@@ -4,7 +4,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import path from 'node:path';
-import { ModelPackageError, type GraphSpec } from './package/manifest.js';
+import { ModelPackageError, type GraphSpec, type TensorSpec } from './package/manifest.js';
 
 /** Execution providers the engine knows. `auto` tries a GPU provider and falls back to CPU. */
 export type ExecutionProvider = 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml' | 'auto';
@@ -89,10 +89,10 @@ function firstLine(text: string): string {
  */
 export function checkGraphSignature(graphName: string, spec: GraphSpec, session: ort.InferenceSession): void {
   const sides = [
-    ['input', spec.inputs, session.inputMetadata],
-    ['output', spec.outputs, session.outputMetadata],
+    ['input', spec.inputs, session.inputMetadata, spec.optional_inputs ?? {}],
+    ['output', spec.outputs, session.outputMetadata, {}],
   ] as const;
-  for (const [side, declared, actual] of sides) {
+  for (const [side, declared, actual, optional] of sides) {
     const actualNames = actual.map((m) => m.name);
     for (const name of Object.keys(declared)) {
       if (!actualNames.includes(name)) {
@@ -102,7 +102,7 @@ export function checkGraphSignature(graphName: string, spec: GraphSpec, session:
       }
     }
     for (const meta of actual) {
-      const want = declared[meta.name];
+      const want = declared[meta.name] ?? (optional as Record<string, TensorSpec>)[meta.name];
       if (!want) {
         throw new ModelPackageError(`${spec.file}: graph ${side} "${meta.name}" is not declared in manifest.json for ${graphName}`);
       }

@@ -40,6 +40,20 @@ export class TextTokenizer {
     return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
   }
 
+  /**
+   * Token ids of a whole prompt as a Hugging Face processor tokenizes it (`add_special_tokens=True`:
+   * the tokenizer's post-processor runs; a byte-level one such as SmolVLM's adds nothing). Added
+   * tokens (`<image>`, `<row_1_col_1>`, …) in the text become their ids.
+   */
+  encodePrompt(text: string, addSpecialTokens: boolean): number[] {
+    return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;
+  }
+
+  /** Id of a token string (vocabulary or added token), or undefined. */
+  tokenToId(token: string): number | undefined {
+    return this.tokenizer.token_to_id(token);
+  }
+
   /** Text of `ids`, special tokens (EOS) dropped. */
   decode(ids: readonly number[]): string {
     return this.tokenizer.decode([...ids], { skip_special_tokens: true });

@@ -1,17 +1,31 @@
 /**
- * The committed tiny model and its reference are what `npm run fixtures` builds: rebuild both into
- * a scratch folder (exporter → engine preprocessing/tokenization → PyTorch reference) and compare
- * every package file's sha256 and every case's expected tokens with the committed ones.
+ * The committed tiny models and references are what `npm run fixtures` builds: rebuild them into
+ * a scratch folder (exporter → engine preprocessing/tokenization or decoding → PyTorch reference)
+ * and compare every model file's sha256 and every case's expected tokens with the committed ones.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, TINY_MODEL_DIR, TINY_REFERENCE_DIR } from '../fixtures/reference-cases.js';
+import { IDEFICS3_MODEL_DIR, IDEFICS3_REFERENCE_DIR } from '../fixtures/idefics3-cases.js';
+import { LLAVA_MODEL_DIR, LLAVA_REFERENCE_DIR } from '../fixtures/llava-cases.js';
 
-test('npm run fixtures reproduces the committed tiny model and reference', async () => {
+/** sha256 of every file under `dir`, by relative path. */
+async function hashTree(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const full = path.join(entry.parentPath, entry.name);
+    out[path.relative(dir, full)] = createHash('sha256').update(await readFile(full)).digest('hex');
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+test('npm run fixtures reproduces the committed tiny models and references', async () => {
   const out = await mkdtemp(path.join(os.tmpdir(), 'omnifusion-fixtures-'));
   try {
     execFileSync('bash', ['scripts/build-fixtures.sh'], { cwd: REPO_ROOT, env: { ...process.env, FIXTURES_OUT: out }, stdio: 'pipe' });
@@ -22,6 +36,17 @@ test('npm run fixtures reproduces the committed tiny model and reference', async
     const committedRef = JSON.parse(await readFile(path.join(TINY_REFERENCE_DIR, 'reference.json'), 'utf8'));
     const rebuiltRef = JSON.parse(await readFile(path.join(out, 'omnifusion-tiny-reference/reference.json'), 'utf8'));
     assert.deepEqual(tokens(rebuiltRef), tokens(committedRef));
+
+    // Idefics3 and LLaVA: an onnx-community folder has no manifest, so every file is hashed.
+    const chat = (ref: { cases: { name: string; pixel_values_sha256: string; input_ids: number[]; expected_token_ids: number[] }[] }) =>
+      ref.cases.map((c) => [c.name, c.pixel_values_sha256, c.input_ids, c.expected_token_ids]);
+    for (const [model, refDir] of [[IDEFICS3_MODEL_DIR, IDEFICS3_REFERENCE_DIR], [LLAVA_MODEL_DIR, LLAVA_REFERENCE_DIR]] as const) {
+      const name = path.basename(model);
+      assert.deepEqual(await hashTree(path.join(out, name)), await hashTree(model), `${name}: same files, same sha256`);
+      const committedChat = JSON.parse(await readFile(path.join(refDir, 'reference.json'), 'utf8'));
+      const rebuiltChat = JSON.parse(await readFile(path.join(out, path.basename(refDir), 'reference.json'), 'utf8'));
+      assert.deepEqual(chat(rebuiltChat), chat(committedChat), `${name}: same prompts, pixels and tokens`);
+    }
   } finally {
     await rm(out, { recursive: true, force: true });
   }

@@ -36,7 +36,7 @@ describe('OCR text in the assembled prompt (tiny OmniFusion, real tokenizer)', (
   };
   before(async () => {
     pipeline = await VlmPipeline.load(TINY_MODEL_DIR);
-    exported = structuredClone(pipeline.manifest.prompt);
+    exported = structuredClone((pipeline.manifest as { prompt: PromptLayout }).prompt);
   });
   after(async () => {
     await pipeline.dispose();

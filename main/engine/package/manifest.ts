@@ -1,12 +1,22 @@
 /**
- * The model package manifest: a folder with `manifest.json`, the ONNX graphs, the special
- * embeddings and the tokenizer. Written by native-models/<family>/export.py; see
- * native-models/omnifusion/README.md for the fields' sources.
+ * The model package manifest: what the engine needs to know about a model folder.
+ *
+ * - An OmniFusion package has a `manifest.json` (written by native-models/omnifusion/export.py; see
+ *   native-models/omnifusion/README.md for the fields' sources): graphs, special embeddings,
+ *   tokenizer, prompt layout, preprocessing, generation defaults, checksums.
+ * - A model published in the onnx-community / transformers.js layout (`onnx/*.onnx` beside the
+ *   Hugging Face config files) is read as published: its manifest is generated in memory from
+ *   config.json, preprocessor_config.json, processor_config.json, generation_config.json and the
+ *   tokenizer files (see hf-folder.ts); nothing is written into the folder.
  */
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { validateClipConfig, type ClipPreprocessConfig } from '../preprocess/clip.js';
+import type { Idefics3PreprocessConfig } from '../preprocess/idefics3.js';
+import type { ResizePreprocessConfig } from '../preprocess/resize.js';
+import type { ChatPromptConfig } from '../models/idefics3.js';
 import { resolveGenerationConfig, type GenerationConfig } from '../generation/config.js';
+import { readHfModelFolder, type HfFolderOptions } from './hf-folder.js';
 
 /** Tensor element types used in manifests (ONNX names as onnxruntime-node reports them). */
 export type TensorDtype = 'float32' | 'float16' | 'int64' | 'int32' | 'bool';
@@ -22,6 +32,8 @@ export interface GraphSpec {
   file: string;
   inputs: Record<string, TensorSpec>;
   outputs: Record<string, TensorSpec>;
+  /** Inputs the graph may have or not (fed only when it has them), e.g. a decoder's `num_logits_to_keep`. */
+  optional_inputs?: Record<string, TensorSpec>;
 }
 
 /** The three graphs of the transformers.js / onnx-community VLM layout. */
@@ -96,7 +108,7 @@ export interface GenerationDefaults {
   do_sample: boolean;
   no_repeat_ngram_size: number;
   repetition_penalty: number;
-  eos_token_id: number;
+  eos_token_id: number | number[];
   /** Strings whose token sequences may not be generated (tokenized without special tokens at load). */
   bad_words?: string[];
   bad_words_ids?: number[][];
@@ -105,48 +117,92 @@ export interface GenerationDefaults {
   top_p?: number;
 }
 
-/** A parsed `manifest.json`. */
-export interface ModelManifest {
+/** Fields every family's manifest has. */
+interface ManifestCommon {
   format: 'omnifusion-model-package';
   format_version: 1;
-  family: string;
   name: string;
   description?: string;
   graphs: Record<GraphName, GraphSpec>;
   text_config: TextConfig;
+  tokenizer: { file: string; config_file: string };
+  generation: GenerationDefaults;
+  /** Checksums; empty for a folder read as published (the catalog holds those checksums). */
+  files: Record<string, { bytes: number; sha256: string }>;
+  /** Where it came from: the package's manifest.json, or generated from a Hugging Face folder's config files. */
+  origin?: 'manifest.json' | 'hf-config';
+}
+
+/** A parsed OmniFusion `manifest.json`. */
+export interface OmniFusionManifest extends ManifestCommon {
+  family: 'omnifusion';
   vision_config: { image_size: number; num_image_tokens: number; [k: string]: unknown };
   preprocessing: ClipPreprocessConfig;
   prompt: PromptLayout;
   special_embeddings: { file: string; dtype: 'float32'; shape: [number, number]; names: string[] };
-  tokenizer: { file: string; config_file: string };
-  generation: GenerationDefaults;
-  files: Record<string, { bytes: number; sha256: string }>;
 }
+
+/** An Idefics3 (SmolVLM, granite-docling) folder in the onnx-community layout, read as published. */
+export interface Idefics3Manifest extends ManifestCommon {
+  family: 'idefics3';
+  origin: 'hf-config';
+  /** config.json's `vision_config` sizes and `scale_factor`; `image_seq_len` tokens per tile. */
+  vision_config: { image_size: number; patch_size: number; scale_factor: number; image_seq_len: number };
+  preprocessing: Idefics3PreprocessConfig;
+  prompt: ChatPromptConfig;
+  /** The onnx file chosen per graph ('fp32', 'q4f16', …: the transformers.js dtype names). */
+  dtypes: Record<GraphName, string>;
+}
+
+/** A LLaVA folder (llava-interleave-qwen-0.5b) in the onnx-community layout, read as published. */
+export interface LlavaManifest extends ManifestCommon {
+  family: 'llava';
+  origin: 'hf-config';
+  /** config.json's vision_config sizes; `image_seq_len` image tokens per image. */
+  vision_config: { image_size: number; patch_size: number; image_seq_len: number };
+  preprocessing: ClipPreprocessConfig | ResizePreprocessConfig;
+  prompt: ChatPromptConfig;
+  dtypes: Record<GraphName, string>;
+}
+
+/** A model's manifest, by family. */
+export type ModelManifest = OmniFusionManifest | Idefics3Manifest | LlavaManifest;
+
+/** The families whose prompt is the folder's chat template. */
+export type ChatManifest = Idefics3Manifest | LlavaManifest;
 
 /** A problem with a model package; `message` is one line naming the folder or file and the problem. */
 export class ModelPackageError extends Error {
   override name = 'ModelPackageError';
 }
 
-/** Families this engine can run. */
+/** Families a manifest.json package can declare. */
 const KNOWN_FAMILIES = new Set(['omnifusion']);
 
+/** Options for reading a folder; `dtype` picks among a published folder's onnx variants (see hf-folder.ts). */
+export type LoadManifestOptions = HfFolderOptions;
+
 /**
- * Read and check `DIR/manifest.json`: the folder and the manifest exist and parse, the family
- * is known, and every file the manifest names is present.
+ * Read and check a model folder: `DIR/manifest.json` (an OmniFusion package: the manifest parses, the
+ * family is known, every file it names is present), or else a folder in the onnx-community layout
+ * with `config.json` (its manifest generated from the Hugging Face config files, see hf-folder.ts).
  * @throws ModelPackageError with a one-line message.
  */
-export async function loadManifest(dir: string): Promise<ModelManifest> {
+export async function loadManifest(dir: string, options: LoadManifestOptions = {}): Promise<ModelManifest> {
   const folder = path.resolve(dir);
   const info = await stat(folder).catch(() => undefined);
   if (!info) throw new ModelPackageError(`model folder not found: ${folder}`);
   if (!info.isDirectory()) throw new ModelPackageError(`model path is not a folder: ${folder}`);
   const manifestPath = path.join(folder, 'manifest.json');
   const text = await readFile(manifestPath, 'utf8').catch(() => undefined);
-  if (text === undefined) throw new ModelPackageError(`no manifest.json in model folder ${folder}`);
-  let manifest: ModelManifest;
+  if (text === undefined) {
+    const hasConfig = await stat(path.join(folder, 'config.json')).then((s) => s.isFile(), () => false);
+    if (hasConfig) return readHfModelFolder(folder, options);
+    throw new ModelPackageError(`no manifest.json (or config.json of an onnx-community model) in model folder ${folder}`);
+  }
+  let manifest: OmniFusionManifest;
   try {
-    manifest = JSON.parse(text) as ModelManifest;
+    manifest = JSON.parse(text) as OmniFusionManifest;
   } catch (err) {
     throw new ModelPackageError(`${manifestPath}: invalid JSON (${(err as Error).message})`);
   }
@@ -177,7 +233,7 @@ export async function loadManifest(dir: string): Promise<ModelManifest> {
  * special embeddings cover the prompt layout, and the generation defaults are valid.
  * @throws ModelPackageError naming the manifest field.
  */
-export function validateManifest(m: ModelManifest, manifestPath: string): void {
+export function validateManifest(m: OmniFusionManifest, manifestPath: string): void {
   const fail = (what: string): never => {
     throw new ModelPackageError(`${manifestPath}: ${what}`);
   };
@@ -228,7 +284,7 @@ export function validateManifest(m: ModelManifest, manifestPath: string): void {
   const ids: [string, unknown][] = [
     ['text_config.bos_token_id', t.bos_token_id],
     ['text_config.eos_token_id', t.eos_token_id],
-    ['generation.eos_token_id', g.eos_token_id],
+    ...(Array.isArray(g.eos_token_id) ? g.eos_token_id : [g.eos_token_id]).map((id): [string, unknown] => ['generation.eos_token_id', id]),
     ...(g.bad_words_ids ?? []).flat().map((id): [string, unknown] => ['generation.bad_words_ids', id]),
   ];
   for (const [field, id] of ids) {
@@ -265,7 +321,7 @@ export function validateOcrTextLayout(o: OcrTextLayout, fail: (what: string) => 
 export function referencedFiles(manifest: ModelManifest): string[] {
   const files = new Set<string>(Object.keys(manifest.files ?? {}));
   for (const name of GRAPH_NAMES) files.add(manifest.graphs[name].file);
-  files.add(manifest.special_embeddings.file);
+  if (manifest.family === 'omnifusion') files.add(manifest.special_embeddings.file);
   files.add(manifest.tokenizer.file);
   files.add(manifest.tokenizer.config_file);
   return [...files];

@@ -36,6 +36,41 @@ function bicubic(x: number): number {
   return 0;
 }
 
+/** Pillow's sinc_filter. */
+function sinc(x: number): number {
+  if (x === 0) return 1;
+  x *= Math.PI;
+  return Math.sin(x) / x;
+}
+
+/** Pillow's lanczos_filter: sinc windowed by sinc over [-3, 3). */
+function lanczos(x: number): number {
+  if (-3 <= x && x < 3) return sinc(x) * sinc(x / 3);
+  return 0;
+}
+
+/** Pillow's bilinear_filter (triangle). */
+function bilinear(x: number): number {
+  if (x < 0) x = -x;
+  if (x < 1) return 1 - x;
+  return 0;
+}
+
+/** Resampling filters of Pillow's Resample.c that this module reproduces. */
+export type PilFilter = 'bicubic' | 'lanczos' | 'bilinear';
+
+/** Kernel and support (in input pixels at scale 1) per filter, as Pillow's `struct filter`. */
+const FILTERS: Record<PilFilter, { fn: (x: number) => number; support: number }> = {
+  bicubic: { fn: bicubic, support: 2 },
+  lanczos: { fn: lanczos, support: 3 },
+  bilinear: { fn: bilinear, support: 1 },
+};
+
+/** Pillow's Image.Resampling numbers (HF configs' `resample`) → filter; undefined for NEAREST/BOX/HAMMING. */
+export function pilFilterOf(resample: number): PilFilter | undefined {
+  return ({ 1: 'lanczos', 2: 'bilinear', 3: 'bicubic' } as Record<number, PilFilter>)[resample];
+}
+
 interface Coeffs {
   /** Taps per output sample (stride of `kk`). */
   ksize: number;
@@ -51,10 +86,11 @@ interface Coeffs {
  * depend only on xx, the scale and the support, so any sub-range gives exactly the
  * entries the full table would have there.
  */
-function precomputeCoeffs(inSize: number, outSize: number, first: number, last: number): Coeffs {
+function precomputeCoeffs(inSize: number, outSize: number, first: number, last: number, filter: PilFilter = 'bicubic'): Coeffs {
+  const { fn, support: filterSupport } = FILTERS[filter];
   const scale = inSize / outSize;
   const filterscale = scale < 1 ? 1 : scale;
-  const support = 2 * filterscale;
+  const support = filterSupport * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
   const n = last - first;
   const bounds = new Int32Array(n * 2);
@@ -71,7 +107,7 @@ function precomputeCoeffs(inSize: number, outSize: number, first: number, last: 
     xmax -= xmin;
     let ww = 0;
     for (let x = 0; x < xmax; x++) {
-      const v = bicubic((x + xmin - center + 0.5) * ss);
+      const v = fn((x + xmin - center + 0.5) * ss);
       w[x] = v;
       ww += v;
     }
@@ -135,6 +171,15 @@ export interface ResizeWindow {
  *   outside the output, or a buffer over MAX_RESAMPLE_BYTES.
  */
 export function resizeBicubicPilWindow(src: Uint8Array, inW: number, inH: number, outW: number, outH: number, win: ResizeWindow): Uint8Array {
+  return resizePilWindow(src, inW, inH, outW, outH, win, 'bicubic');
+}
+
+/**
+ * resizeBicubicPilWindow with any of Pillow's convolution filters (`lanczos` = Image.LANCZOS, the
+ * Idefics3 processor's; `bilinear`): same passes, same fixed-point rounding, only the kernel and its
+ * support (2 bicubic, 3 lanczos, 1 bilinear) change, as in Pillow's Resample.c.
+ */
+export function resizePilWindow(src: Uint8Array, inW: number, inH: number, outW: number, outH: number, win: ResizeWindow, filter: PilFilter): Uint8Array {
   if (!(inW > 0 && inH > 0 && outW > 0 && outH > 0) || ![inW, inH, outW, outH].every(Number.isSafeInteger)) {
     throw new RangeError(`resizeBicubicPil: bad sizes ${inW}x${inH} -> ${outW}x${outH}`);
   }
@@ -156,7 +201,7 @@ export function resizeBicubicPilWindow(src: Uint8Array, inW: number, inH: number
     return out;
   }
 
-  const vert = needV ? precomputeCoeffs(inH, outH, y0, y1) : undefined;
+  const vert = needV ? precomputeCoeffs(inH, outH, y0, y1, filter) : undefined;
   // Input rows the vertical pass reads (bounds are monotone in the output index), or
   // the window's own rows when there is no vertical pass.
   const yFirst = vert ? vert.bounds[0]! : y0;
@@ -169,7 +214,7 @@ export function resizeBicubicPilWindow(src: Uint8Array, inW: number, inH: number
   if (needH) {
     const rows = yLast - yFirst;
     checkAlloc('intermediate', rowLen * rows, inW, inH, outW, outH);
-    const { ksize, bounds, kk } = precomputeCoeffs(inW, outW, x0, x1);
+    const { ksize, bounds, kk } = precomputeCoeffs(inW, outW, x0, x1, filter);
     tmp = new Uint8Array(rowLen * rows);
     for (let yy = 0; yy < rows; yy++) {
       const rowIn = (yy + yFirst) * inW * 3;
@@ -236,4 +281,9 @@ export function resizeBicubicPilWindow(src: Uint8Array, inW: number, inH: number
  */
 export function resizeBicubicPil(src: Uint8Array, inW: number, inH: number, outW: number, outH: number): Uint8Array {
   return resizeBicubicPilWindow(src, inW, inH, outW, outH, { left: 0, top: 0, width: outW, height: outH });
+}
+
+/** Resize 8-bit RGB (HWC) with one of Pillow's filters, bit-exact (whole image). */
+export function resizePil(src: Uint8Array, inW: number, inH: number, outW: number, outH: number, filter: PilFilter): Uint8Array {
+  return resizePilWindow(src, inW, inH, outW, outH, { left: 0, top: 0, width: outW, height: outH }, filter);
 }

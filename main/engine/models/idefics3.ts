@@ -1,0 +1,140 @@
+/**
+ * The Idefics3 family (SmolVLM-256M/500M-Instruct, granite-docling-258M) as published by
+ * onnx-community for transformers.js, read straight from the model folder's Hugging Face files:
+ *
+ * - prompt: the conversation rendered with the chat template of the folder (tokenizer_config.json
+ *   `chat_template`, or chat_template.json / chat_template.jinja) through @huggingface/jinja, the
+ *   images as `{type: 'image'}` items leading the first user turn; then, as Idefics3Processor does,
+ *   each `<image>` expanded per image: for a split image
+ *   `<fake_token_around_image><row_r_col_c><image>×N` per tile, "\n" after each row, then
+ *   `\n<fake_token_around_image><global-img><image>×N<fake_token_around_image>`; for an unsplit one
+ *   only the global block. N = image_seq_len (processor_config.json, else
+ *   (vision image_size / patch_size)² / scale_factor², 64 for SmolVLM);
+ * - the prompt is tokenized as a whole (added tokens split first, then byte-level BPE), and the
+ *   rows of inputs_embeds whose id is `config.image_token_id` are replaced, in order, by the rows of
+ *   image_features ([tiles, N, hidden] flattened), as transformers and transformers.js do.
+ *
+ * The LLaVA family (llava-interleave-qwen-0.5b) shares all of it but the expansion: each `<image>`
+ * becomes `<image>` × N (N = the vision encoder's tokens per image, 729 for SigLIP-384/14), one block
+ * of image_features rows per image; see models/llava.ts for its preprocessing.
+ */
+import { Template } from '@huggingface/jinja';
+import type { ChatTurn } from '../protocol.js';
+import type { ImageGrid } from '../preprocess/idefics3.js';
+
+/** One chat message in the Hugging Face multimodal form the templates expect. */
+export interface ChatMessage {
+  role: 'user' | 'assistant';
+  content: ({ type: 'image' } | { type: 'text'; text: string })[];
+}
+
+/**
+ * What a chat-template prompt is built from (the manifest's `prompt` for the idefics3 and llava
+ * families).
+ */
+export interface ChatPromptConfig {
+  kind: 'chat_template';
+  /** The Jinja chat template. */
+  chat_template: string;
+  /** Extra template variables: the tokenizer's special tokens (bos_token, eos_token, …), as transformers passes them. */
+  template_variables: Record<string, string>;
+  image_token: string;
+  image_token_id: number;
+  /**
+   * Idefics3: each image is expanded into tile blocks marked with these tokens (Idefics3Processor).
+   * Absent: each `<image>` becomes `<image>` × image_seq_len (LlavaProcessor).
+   */
+  tiles?: { fake_image_token: string; global_image_token: string };
+  /** Image tokens (and image_features rows) per tile (Idefics3) or per image (LLaVA). */
+  image_seq_len: number;
+  /** Whether the tokenizer's post-processor runs on the prompt (the processor tokenizes with add_special_tokens=True). */
+  add_special_tokens: boolean;
+}
+
+/**
+ * The conversation for a request: earlier turns (user question, assistant answer), then the question;
+ * the images lead the first user turn (`[{type:'image'}×n, {type:'text'}]`).
+ */
+export function idefics3Messages(question: string, history: readonly ChatTurn[] | undefined, numImages: number): ChatMessage[] {
+  const turns = [...(history ?? []).map((t) => ({ question: t.question, answer: t.answer as string | undefined })), { question, answer: undefined }];
+  const messages: ChatMessage[] = [];
+  turns.forEach((turn, i) => {
+    const images = i === 0 ? Array.from({ length: numImages }, () => ({ type: 'image' as const })) : [];
+    messages.push({ role: 'user', content: [...images, { type: 'text', text: turn.question }] });
+    if (turn.answer !== undefined) messages.push({ role: 'assistant', content: [{ type: 'text', text: turn.answer }] });
+  });
+  return messages;
+}
+
+const templates = new Map<string, Template>();
+
+/** Render `messages` with the chat template and the generation prompt (add_generation_prompt: true). */
+export function renderChatTemplate(config: Pick<ChatPromptConfig, 'chat_template' | 'template_variables'>, messages: readonly ChatMessage[]): string {
+  let template = templates.get(config.chat_template);
+  if (!template) {
+    template = new Template(config.chat_template);
+    templates.set(config.chat_template, template);
+  }
+  return template.render({ ...config.template_variables, messages, add_generation_prompt: true });
+}
+
+type ExpansionConfig = Pick<ChatPromptConfig, 'image_token' | 'tiles' | 'image_seq_len'>;
+
+/**
+ * The prompt text of one image: Idefics3Processor's get_image_prompt_string (with `tiles`), or
+ * LlavaProcessor's `<image>` × image_seq_len (without; `grid` unused).
+ */
+export function imagePromptString(grid: ImageGrid, cfg: ExpansionConfig): string {
+  const tokens = cfg.image_token.repeat(cfg.image_seq_len);
+  if (!cfg.tiles) return tokens;
+  const { fake_image_token: fake, global_image_token: globalImg } = cfg.tiles;
+  const globalBlock = `${fake}${globalImg}${tokens}${fake}`;
+  if (grid.rows === 0 && grid.cols === 0) return globalBlock;
+  let text = '';
+  for (let r = 1; r <= grid.rows; r++) {
+    for (let c = 1; c <= grid.cols; c++) text += `${fake}<row_${r}_col_${c}>${tokens}`;
+    text += '\n';
+  }
+  return `${text}\n${globalBlock}`;
+}
+
+/** A request the prompt cannot be built for; one line for the user. */
+export class PromptError extends Error {
+  override name = 'PromptError';
+}
+
+/**
+ * Replace the i-th `<image>` of the rendered text by image i's prompt string.
+ * @throws PromptError when the text has another number of `<image>` than there are images.
+ */
+export function expandImageTokens(text: string, grids: readonly ImageGrid[], cfg: ExpansionConfig): string {
+  const parts = text.split(cfg.image_token);
+  if (parts.length - 1 !== grids.length) {
+    throw new PromptError(`the chat template placed ${parts.length - 1} image${parts.length === 2 ? '' : 's'} for ${grids.length} given`);
+  }
+  let out = parts[0]!;
+  grids.forEach((grid, i) => {
+    out += imagePromptString(grid, cfg) + parts[i + 1]!;
+  });
+  return out;
+}
+
+/**
+ * Overwrite, in order, the rows of `embeds` ([ids.length, hidden]) whose id is `imageTokenId` with
+ * the rows of `features` ([rows, hidden] flattened), in place.
+ * @throws PromptError when the counts differ.
+ */
+export function mergeImageFeatures(embeds: Float32Array, ids: readonly number[], imageTokenId: number, features: Float32Array, hidden: number): void {
+  const rows = features.length / hidden;
+  let next = 0;
+  ids.forEach((id, i) => {
+    if (id !== imageTokenId) return;
+    if (next >= rows) {
+      next += 1;
+      return;
+    }
+    embeds.set(features.subarray(next * hidden, (next + 1) * hidden), i * hidden);
+    next += 1;
+  });
+  if (next !== rows) throw new PromptError(`the prompt has ${next} image tokens for ${rows} image feature rows`);
+}

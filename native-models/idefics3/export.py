@@ -1,0 +1,348 @@
+#!/usr/bin/python3
+"""Export an Idefics3 checkpoint (SmolVLM, granite-docling) to the onnx-community / transformers.js layout.
+
+Real checkpoint (a Hugging Face folder: config.json, model.safetensors, tokenizer and processor files):
+    /usr/bin/python3 export.py --checkpoint SmolVLM-256M-Instruct --out PKG
+Tiny random model (tests): writes a tiny checkpoint in the same public layout, then exports it
+through the same code path:
+    /usr/bin/python3 export.py --tiny --seed 0 --out PKG [--checkpoint-out CK]
+
+Output, as the onnx-community repositories publish it (no manifest of ours):
+    PKG/onnx/vision_encoder.onnx        pixel_values f32 [batch_size,num_images,3,height,width],
+                                        pixel_attention_mask bool [batch_size,num_images,height,width]
+                                        -> image_features f32 [num_tiles,image_seq_len,hidden]
+    PKG/onnx/embed_tokens.onnx          input_ids i64 [batch_size,sequence_length] -> inputs_embeds f32
+    PKG/onnx/decoder_model_merged.onnx  inputs_embeds, attention_mask, position_ids,
+                                        past_key_values.N.key/value -> logits, present.N.key/value
+    PKG/{config,generation_config,preprocessor_config,processor_config,tokenizer,tokenizer_config,
+         special_tokens_map,chat_template}.json  copied from the checkpoint
+fp32 only (the published repositories also ship _fp16/_q4/... variants; not produced here).
+The graph machinery (tracing with uninitialised weights, weights attached by name, opset 17) is
+../omnifusion/export.py's `export_graph`; the decoder is its Mistral graph without a sliding window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import modeling  # noqa: E402  (also puts ../omnifusion on sys.path and imports its arch as `arch`)
+import processing  # noqa: E402
+import arch  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("omnifusion_export", os.path.join(HERE, "..", "omnifusion", "export.py"))
+of_export = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(of_export)
+
+CONFIG_FILES = ["config.json", "generation_config.json", "preprocessor_config.json", "processor_config.json",
+                "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.json",
+                "chat_template.jinja", "added_tokens.json", "vocab.json", "merges.txt"]
+REQUIRED_FILES = ["config.json", "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json"]
+
+
+class ExportError(SystemExit):
+    def __init__(self, msg: str):
+        super().__init__(f"export.py: error: {msg}")
+
+
+# ---------------------------------------------------------------------------
+# export
+# ---------------------------------------------------------------------------
+
+
+def export_package(ck_dir: str, out_dir: str, log=print) -> None:
+    try:
+        ck = modeling.open_checkpoint(ck_dir)
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        raise ExportError(str(e).strip("'\""))
+    for f in REQUIRED_FILES:
+        if not os.path.isfile(os.path.join(ck_dir, f)):
+            raise ExportError(f"{ck_dir} lacks {f}")
+    cfg = ck.cfg
+    t, v = cfg.text, cfg.vision
+    onnx_dir = os.path.join(out_dir, "onnx")
+    os.makedirs(onnx_dir, exist_ok=True)
+
+    log(f"[1/3] vision_encoder: {v.num_hidden_layers} layers, {v.image_size}px tiles, patch {v.patch_size}, "
+        f"scale_factor {cfg.scale_factor} -> {cfg.image_seq_len} tokens x {t.hidden_size}")
+    B, N, S = 2, 2, v.image_size
+    dummy = (torch.rand(B, N, 3, S, S, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1,
+             torch.ones(B, N, S, S, dtype=torch.bool))
+    of_export.export_graph(
+        "vision_encoder", lambda d: modeling.VisionStack(cfg, d), dummy,
+        ["pixel_values", "pixel_attention_mask"], ["image_features"],
+        {"pixel_values": {0: "batch_size", 1: "num_images", 3: "height", 4: "width"},
+         "pixel_attention_mask": {0: "batch_size", 1: "num_images", 2: "height", 3: "width"},
+         "image_features": {0: "num_tiles", 1: "image_seq_len"}},
+        ck.get, onnx_dir, "fp32",
+        io_shapes={"pixel_values": ["batch_size", "num_images", 3, "height", "width"],
+                   "pixel_attention_mask": ["batch_size", "num_images", "height", "width"],
+                   "image_features": ["num_tiles", "image_seq_len", t.hidden_size]})
+
+    log("[2/3] embed_tokens")
+    text_get = lambda n: ck.get(modeling.text_name(n))  # noqa: E731
+    of_export.export_graph(
+        "embed_tokens", lambda d: of_export.EmbedTokensGraph(t, d),
+        (torch.tensor([[1, 2, 3], [4, 5, 6]], dtype=torch.int64),),
+        ["input_ids"], ["inputs_embeds"],
+        {"input_ids": {0: "batch_size", 1: "sequence_length"}, "inputs_embeds": {0: "batch_size", 1: "sequence_length"}},
+        text_get, onnx_dir, "fp32",
+        io_shapes={"inputs_embeds": ["batch_size", "sequence_length", t.hidden_size]})
+
+    log(f"[3/3] decoder_model_merged: {t.num_hidden_layers} layers (Llama)")
+    Bd, Sd, Pd = 2, 3, 4
+    past_names, present_names, past = [], [], []
+    for i in range(t.num_hidden_layers):
+        for kind in ("key", "value"):
+            past_names.append(f"past_key_values.{i}.{kind}")
+            present_names.append(f"present.{i}.{kind}")
+            past.append(torch.zeros(Bd, t.num_key_value_heads, Pd, t.head_dim, dtype=torch.float32))
+    dyn = {"inputs_embeds": {0: "batch_size", 1: "sequence_length"},
+           "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
+           "position_ids": {0: "batch_size", 1: "sequence_length"},
+           "logits": {0: "batch_size", 1: "sequence_length"}}
+    for n in past_names:
+        dyn[n] = {0: "batch_size", 2: "past_sequence_length"}
+    for n in present_names:
+        dyn[n] = {0: "batch_size", 2: "total_sequence_length"}
+    dummy = (torch.zeros(Bd, Sd, of_export.TRACE_WIDTH, dtype=torch.float64), torch.ones(Bd, Pd + Sd, dtype=torch.int64),
+             torch.arange(Pd, Pd + Sd, dtype=torch.int64)[None].expand(Bd, Sd).contiguous(), *past)
+    tn = of_export._narrow_text_config(t)
+    of_export.export_graph(
+        "decoder_model_merged", lambda d: of_export.DecoderGraph(t, d), dummy,
+        ["inputs_embeds", "attention_mask", "position_ids", *past_names], ["logits", *present_names], dyn,
+        text_get, onnx_dir, "fp32",
+        io_shapes={"inputs_embeds": ["batch_size", "sequence_length", t.hidden_size],
+                   "logits": ["batch_size", "sequence_length", t.vocab_size]},
+        trace_factory=lambda d: of_export.DecoderGraph(tn, d))
+
+    copied = []
+    for f in CONFIG_FILES:
+        src = os.path.join(ck_dir, f)
+        if os.path.isfile(src):
+            shutil.copyfile(src, os.path.join(out_dir, f))
+            copied.append(f)
+    total = 0
+    for root, _, files in os.walk(out_dir):
+        total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
+    log(f"package {out_dir}: onnx/ (3 graphs, fp32) + {', '.join(copied)}; {total / 1e6:.1f} MB")
+
+
+# ---------------------------------------------------------------------------
+# tiny random checkpoint in the public (Hugging Face) layout
+# ---------------------------------------------------------------------------
+
+TINY_VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, num_channels=3,
+                   image_size=512, patch_size=16, hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6)
+TINY_TEXT = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, head_dim=16, rms_norm_eps=1e-5, rope_theta=100000.0,
+                 max_position_embeddings=8192, bos_token_id=1, eos_token_id=2, pad_token_id=2,
+                 hidden_act="silu", tie_word_embeddings=False)
+TINY_SCALE_FACTOR = 4
+TINY_VOCAB = 704  # 3 specials + 256 bytes + merges + 40 image/chat tokens, a multiple of 64 as 49280 is
+
+BASE_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+IMAGE_TOKENS = (["<global-img>"] + [f"<row_{r}_col_{c}>" for r in range(1, 7) for c in range(1, 7)]
+                + ["<fake_token_around_image>", "<image>", "<end_of_utterance>"])
+
+# Text the tiny tokenizer's merges are learnt from (deterministic; any English would do).
+CORPUS = """
+User: What is the total? Assistant: The total is 24.50 dollars, tax included.
+User: Convert this formula to LaTeX. Assistant: \\frac{a}{b} + \\sqrt{x^2 + y^2} = \\int_0^1 f(x) dx
+User: Describe this chest X-ray. Assistant: The lungs are clear. The heart size is normal. There is no effusion.
+User: Which bar is the highest? Assistant: D, at 91. User: And the lowest? Assistant: A, at 28.
+User: What do these two images show? Assistant: The first image shows a printed formula and the second one a landscape photo.
+Can you describe this image? This document is a receipt from a small shop. The items are listed with their prices,
+the subtotal, the tax and the total at the bottom of the page. The handwriting on the page is a formula with fractions,
+sums and integrals. Read the text in the image and answer the question about the document, the chart or the photo.
+The chart shows the values of the categories A, B, C, D and E. The table has three columns and four rows.
+Please write the equation in LaTeX. The answer is short and precise. What is written on the page? What is the date?
+The patient image shows the chest, the lungs and the heart. The skin lesion is small, round and dark.
+A screenshot of an application window with a toolbar, a menu and a text field. The title of the paper is shown at the top.
+Question: what is the name of the store? Answer: the name of the store is printed at the top of the receipt.
+There are numbers, letters and symbols in the formula: x, y, z, alpha, beta, the sum from i equals 1 to n.
+Invoice number 20431, issued on March 3rd; quantity, unit price, discount and amount due. Thank you for shopping!
+The matrix has determinant zero; its eigenvalues are lambda one and lambda two. Solve for theta given sin and cos.
+Radiology findings: mild cardiomegaly, no pneumothorax, costophrenic angles sharp, trachea midline, bones intact.
+Handwritten notes often contain crossed-out words, arrows, underlines, subscripts and superscripts in equations.
+""" * 2
+
+
+def _tiny_init(seed: int, name: str, shape) -> torch.Tensor:
+    """Deterministic per-(seed, name) init with a spread that gives non-flat logits."""
+    h = hashlib.sha256(f"idefics3-tiny:{seed}:{name}".encode()).digest()
+    g = torch.Generator().manual_seed(int.from_bytes(h[:8], "little") & ((1 << 63) - 1))
+    x = torch.randn(*shape, generator=g, dtype=torch.float32)
+    leaf = name.rsplit(".", 1)[-1]
+    is_norm = "norm" in name
+    if len(shape) == 1 and is_norm and leaf == "weight":
+        return 1.0 + 0.1 * x
+    if leaf == "bias":
+        return 0.1 * x
+    if name.endswith("embed_tokens.weight"):
+        return x
+    if name.endswith("position_embedding.weight"):
+        return 0.5 * x
+    if name == "lm_head.weight":
+        return x * (3.0 / shape[1] ** 0.5)  # logits std ~3 after the unit-RMS final norm
+    fan_in = 1
+    for s in shape[1:]:
+        fan_in *= s
+    return x / fan_in ** 0.5
+
+
+def tiny_tokenizer() -> dict:
+    """Byte-level BPE like SmolLM2's (Digits + ByteLevel pre-tokenizer, ByteLevel decoder), tiny vocab."""
+    n_merges = TINY_VOCAB - len(BASE_SPECIALS) - 256 - len(IMAGE_TOKENS)
+    merges = processing.train_byte_level_bpe(CORPUS, n_merges)
+    if len(merges) != n_merges:
+        raise ExportError(f"the corpus gives only {len(merges)} merges, {n_merges} needed")
+    vocab = {t: i for i, t in enumerate(BASE_SPECIALS)}
+    for b in range(256):
+        vocab[processing.bytes_to_unicode()[b]] = len(vocab)
+    for a, b in merges:
+        if a + b not in vocab:
+            vocab[a + b] = len(vocab)
+    # pad duplicates (a merge result already in the vocab) with spare merges is not needed: check
+    if len(vocab) != len(BASE_SPECIALS) + 256 + n_merges:
+        raise ExportError("duplicate merge results in the tiny vocabulary")
+    added = []
+    for i, t in enumerate(BASE_SPECIALS):
+        added.append({"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+                      "normalized": False, "special": True})
+    for t in IMAGE_TOKENS:
+        added.append({"id": len(vocab) + len(added) - len(BASE_SPECIALS), "content": t, "single_word": False,
+                      "lstrip": False, "rstrip": False, "normalized": False, "special": True})
+    return {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added, "normalizer": None,
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Digits", "individual_digits": True},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}]},
+        "post_processor": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True},
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+                  "vocab": vocab, "merges": [f"{a} {b}" for a, b in merges]},
+    }
+
+
+def _dump(path: str, obj) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+
+
+def write_tiny_checkpoint(folder: str, seed: int) -> None:
+    """A random tiny Idefics3ForConditionalGeneration checkpoint laid out like SmolVLM-256M-Instruct."""
+    os.makedirs(folder, exist_ok=True)
+    tok = tiny_tokenizer()
+    ids = {t["content"]: t["id"] for t in tok["added_tokens"]}
+    vocab_size = len(tok["model"]["vocab"]) + len(IMAGE_TOKENS)
+    assert vocab_size == TINY_VOCAB
+    text = dict(TINY_TEXT, vocab_size=vocab_size, model_type="llama", architectures=["LlamaForCausalLM"])
+    vision = dict(TINY_VISION, model_type="idefics3_vision", max_image_size={"longest_edge": 512},
+                  size={"longest_edge": 2048})
+    config = {
+        "architectures": ["Idefics3ForConditionalGeneration"],
+        "image_token_id": ids["<image>"],
+        "model_type": "idefics3",
+        "scale_factor": TINY_SCALE_FACTOR,
+        "text_config": text,
+        "tie_word_embeddings": False,
+        "torch_dtype": "float32",
+        "transformers.js_config": {"kv_cache_dtype": {"q4f16": "float16", "fp16": "float16"}},
+        "transformers_version": "4.46.0",
+        "use_cache": True,
+        "vision_config": vision,
+        "vocab_size": vocab_size,
+        "idefics3_tiny_seed": seed,
+    }
+    cfg = modeling.Idefics3Config.from_hf(config)
+    vis = modeling.VisionStack(cfg, device="meta")
+    lm = arch.MistralForCausalLM(cfg.text, device="meta")
+    sd = {n: _tiny_init(seed, n, p.shape) for n, p in vis.named_parameters()}
+    sd.update({modeling.text_name(n): _tiny_init(seed, modeling.text_name(n), p.shape) for n, p in lm.named_parameters()})
+    arch.write_safetensors(os.path.join(folder, "model.safetensors"), sd, {"format": "pt"})
+    _dump(os.path.join(folder, "config.json"), config)
+    eou = ids["<end_of_utterance>"]
+    # SmolVLM's generation_config.json: bos 0 (sic, the template starts with <|im_start|> = 1), eos <end_of_utterance>
+    _dump(os.path.join(folder, "generation_config.json"),
+          {"_from_model_config": True, "bos_token_id": 0, "eos_token_id": eou, "pad_token_id": 2,
+           "transformers_version": "4.46.0"})
+    _dump(os.path.join(folder, "preprocessor_config.json"), {
+        "do_convert_rgb": True, "do_image_splitting": True, "do_normalize": True, "do_pad": True,
+        "do_rescale": True, "do_resize": True, "image_mean": [0.5, 0.5, 0.5],
+        "image_processor_type": "Idefics3ImageProcessor", "image_std": [0.5, 0.5, 0.5],
+        "max_image_size": {"longest_edge": 512}, "processor_class": "Idefics3Processor", "resample": 1,
+        "rescale_factor": 0.00392156862745098, "size": {"longest_edge": 2048}})
+    _dump(os.path.join(folder, "processor_config.json"),
+          {"image_seq_len": cfg.image_seq_len, "processor_class": "Idefics3Processor"})
+    _dump(os.path.join(folder, "tokenizer.json"), tok)
+
+    def added(content):
+        return {"content": content, "lstrip": False, "normalized": False, "rstrip": False, "single_word": False,
+                "special": True}
+
+    extra = ["<fake_token_around_image>", "<image>", "<end_of_utterance>"]
+    _dump(os.path.join(folder, "tokenizer_config.json"), {
+        "add_prefix_space": False,
+        "added_tokens_decoder": {str(t["id"]): added(t["content"]) for t in tok["added_tokens"]},
+        "additional_special_tokens": extra,
+        "bos_token": "<|im_start|>",
+        "chat_template": processing.SMOLVLM_CHAT_TEMPLATE,
+        "clean_up_tokenization_spaces": False,
+        "eos_token": "<end_of_utterance>",
+        "legacy": False,
+        "model_max_length": 8192,
+        "pad_token": "<|im_end|>",
+        "processor_class": "Idefics3Processor",
+        "tokenizer_class": "GPT2Tokenizer",
+        "unk_token": "<|endoftext|>",
+        "vocab_size": len(tok["model"]["vocab"]),
+    })
+    _dump(os.path.join(folder, "special_tokens_map.json"), {
+        "additional_special_tokens": [added(t) for t in extra], "bos_token": added("<|im_start|>"),
+        "eos_token": added("<end_of_utterance>"), "pad_token": added("<|im_end|>"), "unk_token": added("<|endoftext|>")})
+    _dump(os.path.join(folder, "chat_template.json"), {"chat_template": processing.SMOLVLM_CHAT_TEMPLATE})
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="Export Idefics3 (or a tiny random one) to the onnx-community layout.")
+    ap.add_argument("--checkpoint", help="Hugging Face Idefics3 folder (config.json, model.safetensors, tokenizer, processor files)")
+    ap.add_argument("--out", required=True, help="package folder to write")
+    ap.add_argument("--tiny", action="store_true", help="build a tiny random-weight model (tests)")
+    ap.add_argument("--seed", type=int, default=0, help="tiny: random seed")
+    ap.add_argument("--checkpoint-out", help="tiny: where to write the tiny checkpoint (default: a temporary folder)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    tmp = None
+    try:
+        if args.tiny:
+            if args.checkpoint:
+                ap.error("--tiny writes its own checkpoint; use --checkpoint-out, not --checkpoint")
+            ck_dir = args.checkpoint_out or (tmp := tempfile.mkdtemp(prefix="idefics3-tiny-"))
+            write_tiny_checkpoint(ck_dir, args.seed)
+            print(f"tiny checkpoint written to {ck_dir}")
+        else:
+            if not args.checkpoint:
+                ap.error("--checkpoint DIR is required (or --tiny)")
+            ck_dir = args.checkpoint
+        export_package(ck_dir, args.out)
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
