@@ -35,7 +35,7 @@ import {
   type OmniFusionManifest,
 } from './package/manifest.js';
 import { adoptKvDtype, type GraphDtype } from './package/hf-folder.js';
-import { checkGraphSignature, openSession, type ExecutionProvider } from './session.js';
+import { checkGraphSignature, openSession, providerForGraph, type ExecutionProvider } from './session.js';
 import { TextTokenizer } from './tokenizer.js';
 import { buildOmniFusionPrompt, prepareOcrText, type PromptSegment } from './models/omnifusion.js';
 import { expandImageTokens, idefics3Messages, mergeImageFeatures, PromptError, renderChatTemplate } from './models/idefics3.js';
@@ -132,14 +132,16 @@ export class VlmPipeline {
     const requested = options.executionProvider ?? 'cpu';
     const sessions = {} as Record<GraphName, ort.InferenceSession>;
     let executionProvider = 'cpu';
+    let visionOnCoreMl = false;
     const notes: string[] = [];
     for (const name of GRAPH_NAMES) {
       const spec = manifest.graphs[name];
-      const opened = await openSession(path.join(folder, spec.file), requested, options.threads ?? 0);
+      const opened = await openSession(path.join(folder, spec.file), providerForGraph(name, requested), options.threads ?? 0);
       if (name === 'decoder_model_merged' && manifest.origin === 'hf-config') adoptKvDtype(manifest, opened.session);
       checkGraphSignature(name, spec, opened.session);
       sessions[name] = opened.session;
       if (name === 'decoder_model_merged') executionProvider = opened.executionProvider;
+      if (name === 'vision_encoder' && requested === 'coreml' && opened.executionProvider === 'coreml') visionOnCoreMl = true;
       if (opened.note && !notes.includes(opened.note)) notes.push(opened.note);
     }
     const gen = manifest.generation;
@@ -150,7 +152,7 @@ export class VlmPipeline {
       name: manifest.name,
       family: manifest.family,
       dir: folder,
-      execution_provider: executionProvider,
+      execution_provider: visionOnCoreMl ? 'coreml (vision encoder) + cpu' : executionProvider,
       ...(notes.length ? { note: notes.join('; ') } : {}),
       load_ms: performance.now() - started,
       ...(manifest.family === 'omnifusion' && manifest.prompt.ocr_text ? { ocr_text_position: manifest.prompt.ocr_text.position } : {}),

@@ -35,6 +35,16 @@ function explain(ep: string, message: string): string {
   return firstLine(message);
 }
 
+/**
+ * The provider one graph of a VLM is opened with. Core ML takes only the vision encoder (issue 6):
+ * it compiles a fixed-shape vision graph well, while the decoder's growing KV cache and dynamic
+ * shapes split into many Core ML partitions with copies between them, so the decoder and the
+ * token embeddings stay on the CPU. Every other provider runs all three graphs.
+ */
+export function providerForGraph(graph: 'vision_encoder' | 'embed_tokens' | 'decoder_model_merged', requested: ExecutionProvider): ExecutionProvider {
+  return requested === 'coreml' && graph !== 'vision_encoder' ? 'cpu' : requested;
+}
+
 /** Providers `auto` tries, in order, for this platform (onnxruntime-node 1.30 bundles: see shared reference §4). */
 function autoCandidates(): Exclude<ExecutionProvider, 'auto'>[] {
   if (process.platform === 'win32') return ['dml', 'cpu'];

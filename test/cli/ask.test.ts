@@ -224,6 +224,15 @@ describe('stopping and devices', () => {
     assert.equal(JSON.parse(run.stdout).execution_provider, 'cpu');
   });
 
+  test('--device coreml off macOS: the vision encoder falls back to cpu with one note; an onnx-community folder runs too', async (t) => {
+    if (process.platform === 'darwin') return t.skip('Core ML exists on macOS');
+    const run = await runCli(['ask', receipt, 'q?', '--model', path.join(TINY_MODEL_DIR, '../idefics3-tiny'), '--greedy', '--json', '--max-new-tokens', '3', '--device', 'coreml']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /^note: coreml unavailable: .*; using cpu\n$/);
+    const out = JSON.parse(run.stdout) as { execution_provider: string; model: string };
+    assert.deepEqual([out.execution_provider, out.model], ['cpu', 'idefics3-tiny']);
+  });
+
   test('--device webgpu without a usable GPU falls back to cpu with one note', async (t) => {
     const run = await runCli(['ask', receipt, 'q?', '--model', TINY_MODEL_DIR, '--greedy', '--json', '--max-new-tokens', '3', '--device', 'webgpu']);
     assert.equal(run.code, 0, run.stderr);
