@@ -388,6 +388,25 @@ export function buildProgram(run: (code: Promise<number>) => void, version: stri
   return program;
 }
 
+/** Errors of the file system that come from a path the user gave (a data or models folder that is a file, not writable, full). */
+const USER_FS_CODES: Readonly<Record<string, string>> = {
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EEXIST: 'a file is in the way of the folder',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'the disk is full',
+  EISDIR: 'it is a folder, not a file',
+};
+
+/** One line for a file-system error caused by the user's paths, or undefined for anything else. */
+function fileSystemProblem(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException | undefined;
+  const reason = e?.code ? USER_FS_CODES[e.code] : undefined;
+  if (!reason) return undefined;
+  return e!.path ? `cannot use ${e!.path}: ${reason}` : `${reason} (${e!.code})`;
+}
+
 /** Run the CLI with argv (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   let pending: Promise<number> | undefined;
@@ -413,6 +432,11 @@ export async function main(argv: string[]): Promise<number> {
       isImageInputError(err)
     ) {
       process.stderr.write(`omnifusion: ${err.message}\n`);
+      return 1;
+    }
+    const fsProblem = fileSystemProblem(err);
+    if (fsProblem) {
+      process.stderr.write(`omnifusion: ${fsProblem}\n`);
       return 1;
     }
     process.stderr.write(`omnifusion: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -3,7 +3,7 @@
  * the engine host. The Electron main process serves it over IPC and `omnifusion serve` over
  * HTTP + WebSocket; both get exactly this object.
  */
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -25,8 +25,8 @@ import type {
   ModelsCatalog,
   Settings,
 } from '../api/contract.js';
-import { DEVICES } from '../api/contract.js';
-import { defaultHotkey, isAcceleratorLike, isAvoidedAccelerator, CAPTURE_COMMAND, type CaptureStatus } from '../api/capture.js';
+import { readSettingsFile, settingProblem, writeSettingsFile, type StoredSettings } from './settings.js';
+import { defaultHotkey, isAvoidedAccelerator, CAPTURE_COMMAND, type CaptureStatus } from '../api/capture.js';
 import { decodeImage, ImageInputError } from './images/index.js';
 import { failedLayout, imageTextFromStored, layoutOf, pendingImageText, PAGE_TEXT_SOURCE, useOcrTokens } from './page-text.js';
 import { ocrRequest, readOcrAnswer } from './ocr.js';
@@ -121,7 +121,6 @@ export class ApiRequestError extends Error {
 }
 
 /** The settings file: the settings, plus the active installed model (models.use). */
-type StoredSettings = Settings & { activeModel?: string };
 
 function defaultSettings(platform: string): Settings {
   return { theme: 'system', maxNewTokens: 512, decoding: 'greedy', captureHotkey: defaultHotkey(platform), captureMode: 'ask', captureOpens: 'quick-ask', device: 'auto' };
@@ -138,6 +137,26 @@ const IMAGE_MIME: Record<string, string> = {
   avif: 'image/avif',
   svg: 'image/svg+xml',
 };
+
+/**
+ * A request field that must be text (absent → ''): requests come from a page or over HTTP, so a
+ * wrong type is the caller's mistake, answered in one line, not an internal error.
+ * @throws ApiRequestError (bad_request) naming the field.
+ */
+function text(value: unknown, field: string): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value !== 'string') throw new ApiRequestError('bad_request', `${field} must be text`);
+  return value;
+}
+
+/** A request field that must be a list of attachment hashes (absent → []). @throws ApiRequestError (bad_request). */
+function hashes(value: unknown, field: string): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v))) {
+    throw new ApiRequestError('bad_request', `${field} must be a list of sha256 hashes of added images`);
+  }
+  return value;
+}
 
 function toId(id: string, what: string): number {
   const n = Number(id);
@@ -192,7 +211,9 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
   const active = new Map<number, GenerationHandle>();
   const settingsFile = path.join(options.dataDir, 'settings.json');
   const platform = options.platform ?? process.platform;
-  let settings: StoredSettings = { ...defaultSettings(platform), ...(JSON.parse(await readFile(settingsFile, 'utf8').catch(() => '{}')) as Partial<StoredSettings>) };
+  const loaded = await readSettingsFile(settingsFile, defaultSettings(platform));
+  let settings: StoredSettings = loaded.settings;
+  for (const note of loaded.notes) process.stderr.write(`note: ${note}\n`);
   let status: ModelStatus = { name: '', family: '', executionProvider: '', state: 'none' };
   /** The loaded model's manifest places OCR text in its prompt (prompt.ocr_text). */
   let takesOcrText = false;
@@ -234,7 +255,7 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
   /** Settles when the latest model load has ended (ready or error). */
   let modelReady: Promise<void> = Promise.resolve();
 
-  const saveSettings = (): Promise<void> => writeFile(settingsFile, `${JSON.stringify(settings, null, 2)}\n`);
+  const saveSettings = (): Promise<void> => writeSettingsFile(settingsFile, settings);
 
   /** Load `dir` in the engine (replacing the model loaded before); the status follows. */
   const loadModel = (dir: string, name = ''): Promise<void> => {
@@ -519,9 +540,6 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
     if (typeof accelerator === 'string' && isAvoidedAccelerator(accelerator, platform)) {
       throw new ApiRequestError('bad_request', `${accelerator} is a system shortcut: choose another`);
     }
-    if (typeof accelerator !== 'string' || !isAcceleratorLike(accelerator)) {
-      throw new ApiRequestError('bad_request', `"${String(accelerator)}" is not a shortcut: use modifiers and one key, e.g. Control+Alt+Shift+M`);
-    }
     if (!capture) return;
     const result = capture.set(accelerator);
     if (result.state === 'failed') {
@@ -533,14 +551,15 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
 
   const handlers: { [C in CallName]: (request: CallRequest<C>) => Promise<CallResponse<C>> | CallResponse<C> } = {
     'conversations.list': () => store.listConversations().map(toSummary),
-    'conversations.create': ({ title }) => summary(store.createConversation(title?.trim() || 'New chat').id),
+    'conversations.create': ({ title }) => summary(store.createConversation(text(title, 'title').trim() || 'New chat').id),
     'conversations.get': ({ id }) => {
       const c = conversation(id);
       return { id: String(c.id), title: c.title, updatedAt: c.updatedAt, preview: '', ocrTokens: c.ocrTokens, messages: activeBranch(c.messages).map(toMessage) };
     },
     'conversations.rename': ({ id, title }) => {
-      if (!title?.trim()) throw new ApiRequestError('bad_request', 'the title is empty');
-      if (!store.renameConversation(toId(id, 'conversation'), title.trim())) throw new ApiRequestError('not_found', `conversation ${id} does not exist`);
+      const name = text(title, 'title').trim();
+      if (!name) throw new ApiRequestError('bad_request', 'the title is empty');
+      if (!store.renameConversation(toId(id, 'conversation'), name)) throw new ApiRequestError('not_found', `conversation ${id} does not exist`);
       return summary(toId(id, 'conversation'));
     },
     'conversations.delete': ({ id }) => ({ deleted: store.deleteConversation(toId(id, 'conversation')) }),
@@ -550,7 +569,7 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
       return summary(toId(id, 'conversation'));
     },
     'search.messages': ({ query }) =>
-      store.search(query ?? '').map((hit) => ({ conversationId: String(hit.conversationId), messageId: String(hit.messageId), title: hit.conversationTitle, snippet: markHighlights(hit.snippet, hit.highlights), source: hit.source })),
+      store.search(text(query, 'query')).map((hit) => ({ conversationId: String(hit.conversationId), messageId: String(hit.messageId), title: hit.conversationTitle, snippet: markHighlights(hit.snippet, hit.highlights), source: hit.source })),
     'attachments.add': async ({ name, bytes }) => {
       if (!(bytes instanceof Uint8Array)) throw new ApiRequestError('bad_request', 'attachment bytes are missing');
       const image = await decodeImage(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { name: name || 'image' });
@@ -574,13 +593,16 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
       void imageText(sha256);
       return pendingImageText(sha256);
     },
-    'generation.send': async ({ conversationId, text, attachments }) => {
-      if (!text?.trim()) throw new ApiRequestError('bad_request', 'the message is empty');
-      if ((attachments ?? []).length > MAX_IMAGES_PER_MESSAGE) throw new ApiRequestError('bad_request', `at most ${MAX_IMAGES_PER_MESSAGE} images per message`);
+    'generation.send': async (request) => {
+      const question = text(request.text, 'text').trim();
+      const attachments = hashes(request.attachments, 'attachments');
+      const { conversationId } = request;
+      if (!question) throw new ApiRequestError('bad_request', 'the message is empty');
+      if (attachments.length > MAX_IMAGES_PER_MESSAGE) throw new ApiRequestError('bad_request', `at most ${MAX_IMAGES_PER_MESSAGE} images per message`);
       const cid = toId(conversationId, 'conversation');
       conversation(conversationId);
       await requireModel();
-      const userMessage = store.addMessage(cid, { role: 'user', content: text.trim(), attachments: attachments ?? [] });
+      const userMessage = store.addMessage(cid, { role: 'user', content: question, attachments });
       const assistantMessage = await answer(cid, userMessage);
       return { userMessage: toMessage(userMessage), assistantMessage };
     },
@@ -597,14 +619,16 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
       active.get(message.id)?.cancel();
       return { assistantMessage: await answer(conversationId, parent) };
     },
-    'generation.editAndResend': async ({ messageId, text }) => {
-      if (!text?.trim()) throw new ApiRequestError('bad_request', 'the message is empty');
+    'generation.editAndResend': async (request) => {
+      const newText = text(request.text, 'text').trim();
+      const { messageId } = request;
+      if (!newText) throw new ApiRequestError('bad_request', 'the message is empty');
       const { conversationId, message } = userMessageOf(messageId);
       await requireModel();
       if (message.role !== 'user') throw new ApiRequestError('bad_request', 'only a question can be edited');
       const edited = store.addMessage(conversationId, {
         role: 'user',
-        content: text.trim(),
+        content: newText,
         attachments: message.attachments.map((a) => a.sha256),
         parentId: message.parentId,
       });
@@ -703,13 +727,14 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
       return { started: true };
     },
     'settings.set': async (patch) => {
-      const next: Settings = { ...settings, ...patch };
-      if (!['system', 'light', 'dark'].includes(next.theme)) throw new ApiRequestError('bad_request', `theme must be system, light or dark`);
-      if (!Number.isInteger(next.maxNewTokens) || next.maxNewTokens < 1 || next.maxNewTokens > 32768) throw new ApiRequestError('bad_request', 'maxNewTokens must be a whole number from 1 to 32768');
-      if (!['greedy', 'model'].includes(next.decoding)) throw new ApiRequestError('bad_request', 'decoding must be greedy or model');
-      if (!['ask', 'ocr'].includes(next.captureMode)) throw new ApiRequestError('bad_request', 'captureMode must be ask or ocr');
-      if (!['quick-ask', 'main'].includes(next.captureOpens)) throw new ApiRequestError('bad_request', 'captureOpens must be quick-ask or main');
-      if (!(DEVICES as readonly string[]).includes(next.device)) throw new ApiRequestError('bad_request', `device must be one of ${DEVICES.join(', ')}`);
+      if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw new ApiRequestError('bad_request', 'settings.set takes an object of settings');
+      for (const [key, value] of Object.entries(patch)) {
+        // A system shortcut gets its own message (applyHotkey) before the shape check.
+        if (key === 'captureHotkey' && typeof value === 'string' && isAvoidedAccelerator(value, platform)) continue;
+        const problem = settingProblem(key, value);
+        if (problem) throw new ApiRequestError('bad_request', problem);
+      }
+      const next: StoredSettings = { ...settings, ...patch };
       if (next.captureHotkey !== settings.captureHotkey) applyHotkey(next.captureHotkey, settings.captureHotkey);
       const reload = next.device !== settings.device && !options.executionProvider && currentModelDir !== undefined;
       settings = next;

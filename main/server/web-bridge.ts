@@ -82,12 +82,15 @@ function send(res: ServerResponse, status: number, body: string, type = 'text/pl
   res.end(body);
 }
 
+/** A request body over MAX_BODY_BYTES (answered 413). */
+class BodyTooLargeError extends Error {}
+
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error(`request body over ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES) throw new BodyTooLargeError(`request body over ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -117,8 +120,23 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
     return req.headers.origin === undefined || req.headers.origin === `http://${host}`;
   };
 
+  /** The request's URL, or undefined for one that does not parse (any client can send one: it must not throw). */
+  function requestUrl(req: IncomingMessage): URL | undefined {
+    try {
+      return new URL(req.url ?? '/', origin);
+    } catch {
+      return undefined;
+    }
+  }
+
   async function serveStatic(res: ServerResponse, url: URL, setCookie: boolean): Promise<void> {
-    const relative = decodeURIComponent(url.pathname).replace(/^\/+/, '') || 'index.html';
+    let pathname: string;
+    try {
+      pathname = decodeURIComponent(url.pathname);
+    } catch {
+      return send(res, 400, 'bad request: malformed URL');
+    }
+    const relative = pathname.replace(/^\/+/, '') || 'index.html';
     const file = path.resolve(root, relative);
     if (file !== root && !file.startsWith(root + path.sep)) return send(res, 404, 'not found');
     const info = await stat(file).catch(() => undefined);
@@ -139,9 +157,17 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
 
   async function serveCall(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
     if (!(CALL_NAMES as readonly string[]).includes(name)) return send(res, 404, 'unknown call');
+    let body: string;
+    try {
+      body = await readBody(req);
+    } catch (err) {
+      // The rest of the body is not read: the connection cannot be reused, so it is closed.
+      if (err instanceof BodyTooLargeError) return send(res, 413, `payload too large: ${err.message}`, undefined, { connection: 'close' });
+      throw err;
+    }
     let reply: unknown;
     try {
-      const request = JSON.parse((await readBody(req)) || '{}', decodeBytes) as never;
+      const request = JSON.parse(body || '{}', decodeBytes) as never;
       reply = { ok: true, value: await backend.call(name as CallName, request) };
     } catch (err) {
       reply = { ok: false, error: backend.describeError(err) };
@@ -157,7 +183,8 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
   }
 
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', origin);
+    const url = requestUrl(req);
+    if (!url) return send(res, 400, 'bad request: malformed URL');
     if (!trustedPeer(req)) return send(res, 403, 'forbidden: unexpected Host or Origin');
     if (!authorized(req, url)) return send(res, 401, 'unauthorized: open the URL with ?token= that `omnifusion serve` printed');
     const handle = async (): Promise<void> => {
@@ -174,8 +201,8 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
 
   const sockets = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', origin);
-    if (url.pathname !== '/api/events' || !trustedPeer(req) || !authorized(req, url)) {
+    const url = requestUrl(req);
+    if (!url || url.pathname !== '/api/events' || !trustedPeer(req) || !authorized(req, url)) {
       socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
       return;
     }

@@ -17,6 +17,8 @@ export interface CliOptions {
   detached?: boolean;
   onStdout?: (child: ChildProcess, chunk: string) => void;
   onSpawn?: (child: ChildProcess) => void;
+  /** Added to this process's environment. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Run `omnifusion ...args` and collect its output. */
@@ -26,6 +28,7 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: options.detached ?? false,
+      ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
     });
     options.onSpawn?.(child);
     const chunks: string[] = [];

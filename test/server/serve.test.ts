@@ -4,6 +4,7 @@
  * in the middle of a streamed answer, restart, and the database is intact with the interrupted
  * answer marked partial.
  */
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -46,6 +47,45 @@ describe('omnifusion serve', () => {
       headers: { authorization: `Bearer ${server.token}`, origin: 'http://evil.example' },
     });
     assert.equal(crossSite.status, 403);
+  });
+
+  test('malformed requests get a status line and the server keeps serving', async () => {
+    const { port } = new URL(server.origin);
+    /** A raw HTTP/1.1 request (fetch would normalise the target); resolves with the status line. */
+    const raw = (target: string, extra = ''): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => socket.end(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${extra}Connection: close\r\n\r\n`));
+        let data = '';
+        socket.on('data', (d) => (data += String(d)));
+        socket.on('end', () => resolve(data.split('\r\n')[0]!));
+        socket.on('error', reject);
+      });
+    assert.equal(await raw('//[x'), 'HTTP/1.1 400 Bad Request', 'a target that is not a URL');
+    assert.equal(await raw('//[x', 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n'), 'HTTP/1.1 403 Forbidden', 'the same as a WebSocket upgrade');
+    assert.equal(await raw(`/%E0%A4%A?token=${server.token}`), 'HTTP/1.1 400 Bad Request', 'a bad percent-escape');
+    const big = await fetch(`${server.origin}/api/call/conversations.list`, {
+      method: 'POST',
+      body: new Uint8Array(100 * 1024 * 1024 + 1),
+      headers: { authorization: `Bearer ${server.token}` },
+    });
+    assert.equal(big.status, 413);
+    assert.deepEqual(await call(server, 'conversations.list', {}), [], 'still serving');
+
+    // Wrong types are the caller's mistake: one line naming the field, never an internal error.
+    const reply = async (name: string, body: unknown) =>
+      (await (await fetch(`${server.origin}/api/call/${name}`, { method: 'POST', body: JSON.stringify(body), headers: { authorization: `Bearer ${server.token}` } })).json()) as {
+        ok: boolean;
+        error?: { code: string; message: string };
+      };
+    for (const [name, body, message] of [
+      ['conversations.create', { title: 5 }, 'title must be text'],
+      ['search.messages', { query: { a: 1 } }, 'query must be text'],
+      ['generation.send', { conversationId: '1', text: 5, attachments: [] }, 'text must be text'],
+      ['generation.send', { conversationId: '1', text: 'hi', attachments: [null] }, 'attachments must be a list of sha256 hashes of added images'],
+      ['settings.set', { zzz: 1 }, 'unknown setting "zzz"'],
+    ] as const) {
+      assert.deepEqual(await reply(name, body), { ok: false, error: { code: 'bad_request', message } }, name);
+    }
   });
 
   test('attach, send, stream over WebSocket, store, search', async () => {

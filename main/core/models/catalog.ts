@@ -167,7 +167,8 @@ export function parseCatalog(text: string, source = 'catalog'): Catalog {
   return validateCatalog(data, source);
 }
 
-const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** A model id: also its folder name under the models folder, so no path separators. */
+export const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const REPO_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const REVISION_RE = /^[0-9a-f]{40}$/;
 const MODEL_KEYS = new Set([

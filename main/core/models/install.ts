@@ -18,7 +18,7 @@ import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } f
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import { isSafeRelativePath, filesFor, type Catalog, type CatalogModel, type Dtype } from './catalog.js';
+import { ID_RE, isSafeRelativePath, filesFor, type Catalog, type CatalogModel, type Dtype } from './catalog.js';
 import { ensureFreeSpace, type StatfsFn } from './disk.js';
 import { ModelError } from './errors.js';
 import { isSha256 } from './hash.js';
@@ -27,7 +27,6 @@ import { ProgressMeter, type PullProgress } from './progress.js';
 export const MARKER_FILE = 'installed.json';
 export const PARTIAL_DIR = '.partial';
 export const TRASH_DIR = '.trash';
-const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /** Where an installed model came from. */
 export type InstalledSource =
@@ -219,8 +218,11 @@ export async function removeModel(modelsDir: string, id: string): Promise<{ inst
   if (holder !== undefined) throw new ModelError('busy', `model "${id}" is being downloaded or imported (process ${holder}); cancel that first`);
   const target = modelDir(modelsDir, id);
   const partial = partialDir(modelsDir, id);
-  const hasTarget = await stat(target).then(() => true, () => false);
-  const hasPartial = await stat(partial).then(() => true, () => false);
+  // Only a folder we installed (it has our marker, even if a file was damaged since) is ours to
+  // delete: anything else the user keeps in the models folder stays untouched.
+  const markerText = await readFile(path.join(target, MARKER_FILE), 'utf8').catch(() => undefined);
+  const hasTarget = markerText !== undefined && parseMarker(markerText, id) !== undefined;
+  const hasPartial = await stat(partial).then((s) => s.isDirectory(), () => false);
   if (!hasTarget && !hasPartial) throw new ModelError('not_installed', `model "${id}" is not installed in ${path.resolve(modelsDir)}`);
   if (hasTarget) {
     // Unlist first (marker gone), then move aside and delete, so a crash never leaves a listed half-model.
@@ -419,8 +421,18 @@ async function planImport(src: string, options: ImportOptions): Promise<ImportPl
     files.unshift({ path: 'manifest.json', bytes: manifestSize });
     const name = typeof m.name === 'string' ? m.name : path.basename(src);
     const catalogModel = options.id && options.catalog ? options.catalog.models.find((x) => x.id === options.id) : undefined;
+    if (catalogModel && typeof m.family === 'string' && m.family !== catalogModel.family) {
+      throw new ModelError('invalid_package', `${src} holds a model of family "${m.family}", but "${catalogModel.id}" in the catalog is family "${catalogModel.family}"; import it under another id`);
+    }
     const id = options.id ?? name;
-    if (!ID_RE.test(id)) throw new ModelError('invalid_argument', `the package name ${JSON.stringify(name)} is not a valid model id; pass an id to import it as`);
+    if (!ID_RE.test(id)) {
+      throw new ModelError(
+        'invalid_argument',
+        options.id !== undefined
+          ? `--id ${JSON.stringify(options.id)} is not a valid model id (lower-case letters, digits, ".", "-" and "_")`
+          : `the package name ${JSON.stringify(name)} is not a valid model id; pass an id to import it as`,
+      );
+    }
     return { id, name: catalogModel?.name ?? name, family: String(m.family ?? catalogModel?.family ?? 'unknown'), checkedAgainst: 'manifest', files };
   }
   const srcMarker = await readJson(path.join(src, MARKER_FILE));

@@ -38,7 +38,7 @@ test('device: auto by default, a change reloads the model on that provider or fa
       assert.equal(moved.executionProvider, 'cpu');
       assert.match(moved.note ?? '', /^webgpu unavailable: .*; using cpu$/);
     }
-    await assert.rejects(service.call('settings.set', { device: 'tpu' as never }), (e) => /device must be one of auto, cpu, webgpu, cuda, dml, coreml/.test(service.describeError(e).message));
+    await assert.rejects(service.call('settings.set', { device: 'tpu' as never }), (e) => /device must be auto, cpu, webgpu, cuda, dml or coreml/.test(service.describeError(e).message));
     assert.equal((await service.call('settings.get', {})).device, 'webgpu', 'the refused change kept the setting');
   } finally {
     await service.close();

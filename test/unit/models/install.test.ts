@@ -149,6 +149,21 @@ test('removeModel deletes an installed model and its partial download; unknown i
   }
 });
 
+test('removeModel never deletes what the user keeps in the models folder (no marker of ours)', async () => {
+  const env = await makeEnv();
+  try {
+    await mkdir(path.join(env.modelsDir, 'my-notes', 'sub'), { recursive: true });
+    await writeFile(path.join(env.modelsDir, 'my-notes', 'sub', 'thesis.txt'), 'precious');
+    await writeFile(path.join(env.modelsDir, 'file.txt'), 'precious');
+    await rejectsWith(removeModel(env.modelsDir, 'my-notes'), 'not_installed');
+    await assert.rejects(removeModel(env.modelsDir, 'file.txt'), ModelError);
+    assert.equal(await readFile(path.join(env.modelsDir, 'my-notes', 'sub', 'thesis.txt'), 'utf8'), 'precious');
+    assert.equal(await readFile(path.join(env.modelsDir, 'file.txt'), 'utf8'), 'precious');
+  } finally {
+    await env.cleanup();
+  }
+});
+
 test('one pull per model at a time: a live lock is busy, a stale one is taken over', async () => {
   const env = await makeEnv();
   try {
