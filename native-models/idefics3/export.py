@@ -6,6 +6,8 @@ Real checkpoint (a Hugging Face folder: config.json, model.safetensors, tokenize
 Tiny random model (tests): writes a tiny checkpoint in the same public layout, then exports it
 through the same code path:
     /usr/bin/python3 export.py --tiny --seed 0 --out PKG [--checkpoint-out CK]
+Random model with SmolVLM-256M-Instruct's shapes (npm run bench:engine; ~1 GB, ~3-4 min on 2 cores):
+    /usr/bin/python3 export.py --tiny --size bench --seed 1 --out PKG
 
 Output, as the onnx-community repositories publish it (no manifest of ours):
     PKG/onnx/vision_encoder.onnx        pixel_values f32 [batch_size,num_images,3,height,width],
@@ -24,6 +26,7 @@ The graph machinery (tracing with uninitialised weights, weights attached by nam
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -60,7 +63,14 @@ class ExportError(SystemExit):
 # ---------------------------------------------------------------------------
 
 
-def export_package(ck_dir: str, out_dir: str, log=print) -> None:
+def export_package(ck_dir: str, out_dir: str, log=print, narrow_vision_trace: bool = False) -> None:
+    """Export the checkpoint folder `ck_dir` to `out_dir`.
+
+    narrow_vision_trace: trace the vision graph with a 16-wide MLP (`--size bench`). The graph is the
+    same (the MLP's widths come from its weights; for the bench model the package came out
+    byte-identical to a full-width trace), and the export takes ~3 instead of ~8 minutes on 2 cores:
+    Debian's torch (generic BLAS) runs the traced forward of SigLIP-base at ~1 GFLOP/s.
+    """
     try:
         ck = modeling.open_checkpoint(ck_dir)
     except (FileNotFoundError, ValueError, KeyError) as e:
@@ -87,7 +97,10 @@ def export_package(ck_dir: str, out_dir: str, log=print) -> None:
         ck.get, onnx_dir, "fp32",
         io_shapes={"pixel_values": ["batch_size", "num_images", 3, "height", "width"],
                    "pixel_attention_mask": ["batch_size", "num_images", "height", "width"],
-                   "image_features": ["num_tiles", "image_seq_len", t.hidden_size]})
+                   "image_features": ["num_tiles", "image_seq_len", t.hidden_size]},
+        trace_factory=(lambda d: modeling.VisionStack(
+            dataclasses.replace(cfg, vision=dataclasses.replace(v, intermediate_size=of_export.TRACE_WIDTH)), d))
+        if narrow_vision_trace else None)
 
     log("[2/3] embed_tokens")
     text_get = lambda n: ck.get(modeling.text_name(n))  # noqa: E731
@@ -150,6 +163,24 @@ TINY_TEXT = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num
                  hidden_act="silu", tie_word_embeddings=False)
 TINY_SCALE_FACTOR = 4
 TINY_VOCAB = 704  # 3 specials + 256 bytes + merges + 40 image/chat tokens, a multiple of 64 as 49280 is
+TINY_LONGEST_EDGE = 2048
+
+# `--size bench` (npm run bench:engine): SmolVLM-256M-Instruct's shapes with random weights, so that
+# the graphs cost what the published model's fp32 graphs cost: SigLIP-base vision tower (12 x 768,
+# 12 heads, MLP 3072, 512 px tiles, patch 16), scale_factor 4 -> 64 tokens per tile, Llama text model
+# 30 x 576 (9 heads / 3 KV heads, head_dim 64, MLP 1536), vocabulary 49280. The tokenizer is the
+# tiny one (same merges) padded to 49280 with filler tokens nothing encodes to (each decodes to
+# " w<n>"), so every id the random model picks has text. size.longest_edge is 1024 instead of
+# 2048: a page becomes 2 x 2 tiles + the global image (5 tiles, 320 image tokens) rather than
+# 4 x 4 + 1 (17): the vision encoder, most of the time to first token, then takes ~7 s instead of
+# ~25 s on a 2-core CPU, so that a benchmark can repeat it.
+BENCH_VISION = dict(TINY_VISION, hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12)
+BENCH_TEXT = dict(TINY_TEXT, hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
+                  num_key_value_heads=3, head_dim=64, rope_theta=100000.0)
+SIZES = {
+    "tiny": dict(vision=TINY_VISION, text=TINY_TEXT, vocab=TINY_VOCAB, longest_edge=TINY_LONGEST_EDGE),
+    "bench": dict(vision=BENCH_VISION, text=BENCH_TEXT, vocab=49280, longest_edge=1024),
+}
 
 BASE_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 IMAGE_TOKENS = (["<global-img>"] + [f"<row_{r}_col_{c}>" for r in range(1, 7) for c in range(1, 7)]
@@ -201,8 +232,13 @@ def _tiny_init(seed: int, name: str, shape) -> torch.Tensor:
     return x / fan_in ** 0.5
 
 
-def tiny_tokenizer() -> dict:
-    """Byte-level BPE like SmolLM2's (Digits + ByteLevel pre-tokenizer, ByteLevel decoder), tiny vocab."""
+def tiny_tokenizer(vocab_size: int = TINY_VOCAB) -> dict:
+    """Byte-level BPE like SmolLM2's (Digits + ByteLevel pre-tokenizer, ByteLevel decoder), tiny vocab.
+
+    A `vocab_size` above TINY_VOCAB keeps the same merges and adds filler tokens `Ġw<n>` after them
+    (before the image/chat tokens): digits never merge with letters under the Digits pre-tokenizer,
+    so nothing encodes to them, but each decodes to " w<n>".
+    """
     n_merges = TINY_VOCAB - len(BASE_SPECIALS) - 256 - len(IMAGE_TOKENS)
     merges = processing.train_byte_level_bpe(CORPUS, n_merges)
     if len(merges) != n_merges:
@@ -216,6 +252,10 @@ def tiny_tokenizer() -> dict:
     # pad duplicates (a merge result already in the vocab) with spare merges is not needed: check
     if len(vocab) != len(BASE_SPECIALS) + 256 + n_merges:
         raise ExportError("duplicate merge results in the tiny vocabulary")
+    for n in range(vocab_size - TINY_VOCAB):
+        vocab[f"\u0120w{n}"] = len(vocab)
+    if len(vocab) + len(IMAGE_TOKENS) != vocab_size:
+        raise ExportError(f"filler tokens collide with merges ({len(vocab) + len(IMAGE_TOKENS)} != {vocab_size})")
     added = []
     for i, t in enumerate(BASE_SPECIALS):
         added.append({"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
@@ -242,16 +282,19 @@ def _dump(path: str, obj) -> None:
         f.write("\n")
 
 
-def write_tiny_checkpoint(folder: str, seed: int) -> None:
-    """A random tiny Idefics3ForConditionalGeneration checkpoint laid out like SmolVLM-256M-Instruct."""
+def write_tiny_checkpoint(folder: str, seed: int, size: str = "tiny") -> None:
+    """A random Idefics3ForConditionalGeneration checkpoint laid out like SmolVLM-256M-Instruct,
+    tiny (tests) or with SmolVLM-256M's sizes (`size` "bench", see SIZES)."""
     os.makedirs(folder, exist_ok=True)
-    tok = tiny_tokenizer()
+    preset = SIZES[size]
+    tok = tiny_tokenizer(preset["vocab"])
     ids = {t["content"]: t["id"] for t in tok["added_tokens"]}
     vocab_size = len(tok["model"]["vocab"]) + len(IMAGE_TOKENS)
-    assert vocab_size == TINY_VOCAB
-    text = dict(TINY_TEXT, vocab_size=vocab_size, model_type="llama", architectures=["LlamaForCausalLM"])
-    vision = dict(TINY_VISION, model_type="idefics3_vision", max_image_size={"longest_edge": 512},
-                  size={"longest_edge": 2048})
+    assert vocab_size == preset["vocab"]
+    longest_edge = preset["longest_edge"]
+    text = dict(preset["text"], vocab_size=vocab_size, model_type="llama", architectures=["LlamaForCausalLM"])
+    vision = dict(preset["vision"], model_type="idefics3_vision", max_image_size={"longest_edge": 512},
+                  size={"longest_edge": longest_edge})
     config = {
         "architectures": ["Idefics3ForConditionalGeneration"],
         "image_token_id": ids["<image>"],
@@ -267,6 +310,8 @@ def write_tiny_checkpoint(folder: str, seed: int) -> None:
         "vocab_size": vocab_size,
         "idefics3_tiny_seed": seed,
     }
+    if size != "tiny":
+        config["idefics3_random_size"] = size
     cfg = modeling.Idefics3Config.from_hf(config)
     vis = modeling.VisionStack(cfg, device="meta")
     lm = arch.MistralForCausalLM(cfg.text, device="meta")
@@ -284,7 +329,7 @@ def write_tiny_checkpoint(folder: str, seed: int) -> None:
         "do_rescale": True, "do_resize": True, "image_mean": [0.5, 0.5, 0.5],
         "image_processor_type": "Idefics3ImageProcessor", "image_std": [0.5, 0.5, 0.5],
         "max_image_size": {"longest_edge": 512}, "processor_class": "Idefics3Processor", "resample": 1,
-        "rescale_factor": 0.00392156862745098, "size": {"longest_edge": 2048}})
+        "rescale_factor": 0.00392156862745098, "size": {"longest_edge": longest_edge}})
     _dump(os.path.join(folder, "processor_config.json"),
           {"image_seq_len": cfg.image_seq_len, "processor_class": "Idefics3Processor"})
     _dump(os.path.join(folder, "tokenizer.json"), tok)
@@ -322,6 +367,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True, help="package folder to write")
     ap.add_argument("--tiny", action="store_true", help="build a tiny random-weight model (tests)")
     ap.add_argument("--seed", type=int, default=0, help="tiny: random seed")
+    ap.add_argument("--size", choices=sorted(SIZES), default="tiny",
+                    help="with --tiny: tiny (tests, 1.3 MB) or bench (SmolVLM-256M's shapes, random weights, ~1 GB; npm run bench:engine)")
     ap.add_argument("--checkpoint-out", help="tiny: where to write the tiny checkpoint (default: a temporary folder)")
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
@@ -331,13 +378,15 @@ def main(argv=None) -> int:
             if args.checkpoint:
                 ap.error("--tiny writes its own checkpoint; use --checkpoint-out, not --checkpoint")
             ck_dir = args.checkpoint_out or (tmp := tempfile.mkdtemp(prefix="idefics3-tiny-"))
-            write_tiny_checkpoint(ck_dir, args.seed)
-            print(f"tiny checkpoint written to {ck_dir}")
+            write_tiny_checkpoint(ck_dir, args.seed, args.size)
+            print(f"{args.size} random checkpoint written to {ck_dir}")
         else:
+            if args.size != "tiny":
+                ap.error("--size is for --tiny's random checkpoints")
             if not args.checkpoint:
                 ap.error("--checkpoint DIR is required (or --tiny)")
             ck_dir = args.checkpoint
-        export_package(ck_dir, args.out)
+        export_package(ck_dir, args.out, narrow_vision_trace=args.size != "tiny")
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
