@@ -21,19 +21,15 @@ Output, as the onnx-community repositories publish it (no manifest of ours):
 fp32 only (the published repositories also ship _fp16/_q4/... variants; not produced here).
 The graph machinery (tracing with uninitialised weights, weights attached by name, opset 17) is
 ../omnifusion/export.py's `export_graph`; the decoder is its Mistral graph without a sliding window.
+What this shares with ../llava/export.py (text graphs, config files, tiny-checkpoint helpers, CLI) is
+in ../common/hf_family.py.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import hashlib
-import importlib.util
-import json
 import os
-import shutil
 import sys
-import tempfile
 
 import torch
 
@@ -42,20 +38,10 @@ sys.path.insert(0, HERE)
 import modeling  # noqa: E402  (also puts ../omnifusion on sys.path and imports its arch as `arch`)
 import processing  # noqa: E402
 import arch  # noqa: E402
-
-_spec = importlib.util.spec_from_file_location("omnifusion_export", os.path.join(HERE, "..", "omnifusion", "export.py"))
-of_export = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(of_export)
-
-CONFIG_FILES = ["config.json", "generation_config.json", "preprocessor_config.json", "processor_config.json",
-                "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.json",
-                "chat_template.jinja", "added_tokens.json", "vocab.json", "merges.txt"]
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
+import hf_family  # noqa: E402  ../common/hf_family.py
+from hf_family import ExportError, dump_json, of_export  # noqa: E402
 REQUIRED_FILES = ["config.json", "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json"]
-
-
-class ExportError(SystemExit):
-    def __init__(self, msg: str):
-        super().__init__(f"export.py: error: {msg}")
 
 
 # ---------------------------------------------------------------------------
@@ -80,75 +66,29 @@ def export_package(ck_dir: str, out_dir: str, log=print, narrow_vision_trace: bo
             raise ExportError(f"{ck_dir} lacks {f}")
     cfg = ck.cfg
     t, v = cfg.text, cfg.vision
-    onnx_dir = os.path.join(out_dir, "onnx")
-    os.makedirs(onnx_dir, exist_ok=True)
 
-    log(f"[1/3] vision_encoder: {v.num_hidden_layers} layers, {v.image_size}px tiles, patch {v.patch_size}, "
-        f"scale_factor {cfg.scale_factor} -> {cfg.image_seq_len} tokens x {t.hidden_size}")
-    B, N, S = 2, 2, v.image_size
-    dummy = (torch.rand(B, N, 3, S, S, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1,
-             torch.ones(B, N, S, S, dtype=torch.bool))
-    of_export.export_graph(
-        "vision_encoder", lambda d: modeling.VisionStack(cfg, d), dummy,
-        ["pixel_values", "pixel_attention_mask"], ["image_features"],
-        {"pixel_values": {0: "batch_size", 1: "num_images", 3: "height", 4: "width"},
-         "pixel_attention_mask": {0: "batch_size", 1: "num_images", 2: "height", 3: "width"},
-         "image_features": {0: "num_tiles", 1: "image_seq_len"}},
-        ck.get, onnx_dir, "fp32",
-        io_shapes={"pixel_values": ["batch_size", "num_images", 3, "height", "width"],
-                   "pixel_attention_mask": ["batch_size", "num_images", "height", "width"],
-                   "image_features": ["num_tiles", "image_seq_len", t.hidden_size]},
-        trace_factory=(lambda d: modeling.VisionStack(
-            dataclasses.replace(cfg, vision=dataclasses.replace(v, intermediate_size=of_export.TRACE_WIDTH)), d))
-        if narrow_vision_trace else None)
+    def export_vision(onnx_dir):
+        log(f"[1/3] vision_encoder: {v.num_hidden_layers} layers, {v.image_size}px tiles, patch {v.patch_size}, "
+            f"scale_factor {cfg.scale_factor} -> {cfg.image_seq_len} tokens x {t.hidden_size}")
+        B, N, S = 2, 2, v.image_size
+        dummy = (torch.rand(B, N, 3, S, S, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1,
+                 torch.ones(B, N, S, S, dtype=torch.bool))
+        of_export.export_graph(
+            "vision_encoder", lambda d: modeling.VisionStack(cfg, d), dummy,
+            ["pixel_values", "pixel_attention_mask"], ["image_features"],
+            {"pixel_values": {0: "batch_size", 1: "num_images", 3: "height", 4: "width"},
+             "pixel_attention_mask": {0: "batch_size", 1: "num_images", 2: "height", 3: "width"},
+             "image_features": {0: "num_tiles", 1: "image_seq_len"}},
+            ck.get, onnx_dir, "fp32",
+            io_shapes={"pixel_values": ["batch_size", "num_images", 3, "height", "width"],
+                       "pixel_attention_mask": ["batch_size", "num_images", "height", "width"],
+                       "image_features": ["num_tiles", "image_seq_len", t.hidden_size]},
+            trace_factory=(lambda d: modeling.VisionStack(
+                dataclasses.replace(cfg, vision=dataclasses.replace(v, intermediate_size=of_export.TRACE_WIDTH)), d))
+            if narrow_vision_trace else None)
 
-    log("[2/3] embed_tokens")
-    text_get = lambda n: ck.get(modeling.text_name(n))  # noqa: E731
-    of_export.export_graph(
-        "embed_tokens", lambda d: of_export.EmbedTokensGraph(t, d),
-        (torch.tensor([[1, 2, 3], [4, 5, 6]], dtype=torch.int64),),
-        ["input_ids"], ["inputs_embeds"],
-        {"input_ids": {0: "batch_size", 1: "sequence_length"}, "inputs_embeds": {0: "batch_size", 1: "sequence_length"}},
-        text_get, onnx_dir, "fp32",
-        io_shapes={"inputs_embeds": ["batch_size", "sequence_length", t.hidden_size]})
-
-    log(f"[3/3] decoder_model_merged: {t.num_hidden_layers} layers (Llama)")
-    Bd, Sd, Pd = 2, 3, 4
-    past_names, present_names, past = [], [], []
-    for i in range(t.num_hidden_layers):
-        for kind in ("key", "value"):
-            past_names.append(f"past_key_values.{i}.{kind}")
-            present_names.append(f"present.{i}.{kind}")
-            past.append(torch.zeros(Bd, t.num_key_value_heads, Pd, t.head_dim, dtype=torch.float32))
-    dyn = {"inputs_embeds": {0: "batch_size", 1: "sequence_length"},
-           "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
-           "position_ids": {0: "batch_size", 1: "sequence_length"},
-           "logits": {0: "batch_size", 1: "sequence_length"}}
-    for n in past_names:
-        dyn[n] = {0: "batch_size", 2: "past_sequence_length"}
-    for n in present_names:
-        dyn[n] = {0: "batch_size", 2: "total_sequence_length"}
-    dummy = (torch.zeros(Bd, Sd, of_export.TRACE_WIDTH, dtype=torch.float64), torch.ones(Bd, Pd + Sd, dtype=torch.int64),
-             torch.arange(Pd, Pd + Sd, dtype=torch.int64)[None].expand(Bd, Sd).contiguous(), *past)
-    tn = of_export._narrow_text_config(t)
-    of_export.export_graph(
-        "decoder_model_merged", lambda d: of_export.DecoderGraph(t, d), dummy,
-        ["inputs_embeds", "attention_mask", "position_ids", *past_names], ["logits", *present_names], dyn,
-        text_get, onnx_dir, "fp32",
-        io_shapes={"inputs_embeds": ["batch_size", "sequence_length", t.hidden_size],
-                   "logits": ["batch_size", "sequence_length", t.vocab_size]},
-        trace_factory=lambda d: of_export.DecoderGraph(tn, d))
-
-    copied = []
-    for f in CONFIG_FILES:
-        src = os.path.join(ck_dir, f)
-        if os.path.isfile(src):
-            shutil.copyfile(src, os.path.join(out_dir, f))
-            copied.append(f)
-    total = 0
-    for root, _, files in os.walk(out_dir):
-        total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
-    log(f"package {out_dir}: onnx/ (3 graphs, fp32) + {', '.join(copied)}; {total / 1e6:.1f} MB")
+    hf_family.export_package(ck_dir, out_dir, t, lambda n: ck.get(modeling.text_name(n)), export_vision,
+                             of_export.DecoderGraph, "Llama", log)
 
 
 # ---------------------------------------------------------------------------
@@ -209,29 +149,6 @@ Handwritten notes often contain crossed-out words, arrows, underlines, subscript
 """ * 2
 
 
-def _tiny_init(seed: int, name: str, shape) -> torch.Tensor:
-    """Deterministic per-(seed, name) init with a spread that gives non-flat logits."""
-    h = hashlib.sha256(f"idefics3-tiny:{seed}:{name}".encode()).digest()
-    g = torch.Generator().manual_seed(int.from_bytes(h[:8], "little") & ((1 << 63) - 1))
-    x = torch.randn(*shape, generator=g, dtype=torch.float32)
-    leaf = name.rsplit(".", 1)[-1]
-    is_norm = "norm" in name
-    if len(shape) == 1 and is_norm and leaf == "weight":
-        return 1.0 + 0.1 * x
-    if leaf == "bias":
-        return 0.1 * x
-    if name.endswith("embed_tokens.weight"):
-        return x
-    if name.endswith("position_embedding.weight"):
-        return 0.5 * x
-    if name == "lm_head.weight":
-        return x * (3.0 / shape[1] ** 0.5)  # logits std ~3 after the unit-RMS final norm
-    fan_in = 1
-    for s in shape[1:]:
-        fan_in *= s
-    return x / fan_in ** 0.5
-
-
 def tiny_tokenizer(vocab_size: int = TINY_VOCAB) -> dict:
     """Byte-level BPE like SmolLM2's (Digits + ByteLevel pre-tokenizer, ByteLevel decoder), tiny vocab.
 
@@ -240,46 +157,16 @@ def tiny_tokenizer(vocab_size: int = TINY_VOCAB) -> dict:
     so nothing encodes to them, but each decodes to " w<n>".
     """
     n_merges = TINY_VOCAB - len(BASE_SPECIALS) - 256 - len(IMAGE_TOKENS)
-    merges = processing.train_byte_level_bpe(CORPUS, n_merges)
-    if len(merges) != n_merges:
-        raise ExportError(f"the corpus gives only {len(merges)} merges, {n_merges} needed")
     vocab = {t: i for i, t in enumerate(BASE_SPECIALS)}
-    for b in range(256):
-        vocab[processing.bytes_to_unicode()[b]] = len(vocab)
-    for a, b in merges:
-        if a + b not in vocab:
-            vocab[a + b] = len(vocab)
-    # pad duplicates (a merge result already in the vocab) with spare merges is not needed: check
-    if len(vocab) != len(BASE_SPECIALS) + 256 + n_merges:
-        raise ExportError("duplicate merge results in the tiny vocabulary")
+    merges = hf_family.train_tiny_bpe(CORPUS, n_merges, vocab)
     for n in range(vocab_size - TINY_VOCAB):
         vocab[f"\u0120w{n}"] = len(vocab)
     if len(vocab) + len(IMAGE_TOKENS) != vocab_size:
         raise ExportError(f"filler tokens collide with merges ({len(vocab) + len(IMAGE_TOKENS)} != {vocab_size})")
-    added = []
-    for i, t in enumerate(BASE_SPECIALS):
-        added.append({"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
-                      "normalized": False, "special": True})
-    for t in IMAGE_TOKENS:
-        added.append({"id": len(vocab) + len(added) - len(BASE_SPECIALS), "content": t, "single_word": False,
-                      "lstrip": False, "rstrip": False, "normalized": False, "special": True})
-    return {
-        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added, "normalizer": None,
-        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
-            {"type": "Digits", "individual_digits": True},
-            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}]},
-        "post_processor": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True},
-        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
-        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
-                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
-                  "vocab": vocab, "merges": [f"{a} {b}" for a, b in merges]},
-    }
-
-
-def _dump(path: str, obj) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, ensure_ascii=False)
-        f.write("\n")
+    specials = list(enumerate(BASE_SPECIALS)) + [(len(vocab) + i, t) for i, t in enumerate(IMAGE_TOKENS)]
+    return hf_family.tokenizer_json(specials, vocab, merges, {
+        "post_processor": {"add_prefix_space": True, "trim_offsets": False, "use_regex": True},
+        "decoder": {"add_prefix_space": True, "trim_offsets": True, "use_regex": True}})
 
 
 def write_tiny_checkpoint(folder: str, seed: int, size: str = "tiny") -> None:
@@ -315,31 +202,29 @@ def write_tiny_checkpoint(folder: str, seed: int, size: str = "tiny") -> None:
     cfg = modeling.Idefics3Config.from_hf(config)
     vis = modeling.VisionStack(cfg, device="meta")
     lm = arch.MistralForCausalLM(cfg.text, device="meta")
-    sd = {n: _tiny_init(seed, n, p.shape) for n, p in vis.named_parameters()}
-    sd.update({modeling.text_name(n): _tiny_init(seed, modeling.text_name(n), p.shape) for n, p in lm.named_parameters()})
+    sd = {n: hf_family.tiny_init("idefics3", seed, n, p.shape) for n, p in vis.named_parameters()}
+    sd.update({modeling.text_name(n): hf_family.tiny_init("idefics3", seed, modeling.text_name(n), p.shape)
+               for n, p in lm.named_parameters()})
     arch.write_safetensors(os.path.join(folder, "model.safetensors"), sd, {"format": "pt"})
-    _dump(os.path.join(folder, "config.json"), config)
+    dump_json(os.path.join(folder, "config.json"), config)
     eou = ids["<end_of_utterance>"]
     # SmolVLM's generation_config.json: bos 0 (sic, the template starts with <|im_start|> = 1), eos <end_of_utterance>
-    _dump(os.path.join(folder, "generation_config.json"),
-          {"_from_model_config": True, "bos_token_id": 0, "eos_token_id": eou, "pad_token_id": 2,
-           "transformers_version": "4.46.0"})
-    _dump(os.path.join(folder, "preprocessor_config.json"), {
+    dump_json(os.path.join(folder, "generation_config.json"),
+              {"_from_model_config": True, "bos_token_id": 0, "eos_token_id": eou, "pad_token_id": 2,
+               "transformers_version": "4.46.0"})
+    dump_json(os.path.join(folder, "preprocessor_config.json"), {
         "do_convert_rgb": True, "do_image_splitting": True, "do_normalize": True, "do_pad": True,
         "do_rescale": True, "do_resize": True, "image_mean": [0.5, 0.5, 0.5],
         "image_processor_type": "Idefics3ImageProcessor", "image_std": [0.5, 0.5, 0.5],
         "max_image_size": {"longest_edge": 512}, "processor_class": "Idefics3Processor", "resample": 1,
         "rescale_factor": 0.00392156862745098, "size": {"longest_edge": longest_edge}})
-    _dump(os.path.join(folder, "processor_config.json"),
-          {"image_seq_len": cfg.image_seq_len, "processor_class": "Idefics3Processor"})
-    _dump(os.path.join(folder, "tokenizer.json"), tok)
+    dump_json(os.path.join(folder, "processor_config.json"),
+              {"image_seq_len": cfg.image_seq_len, "processor_class": "Idefics3Processor"})
+    dump_json(os.path.join(folder, "tokenizer.json"), tok)
 
-    def added(content):
-        return {"content": content, "lstrip": False, "normalized": False, "rstrip": False, "single_word": False,
-                "special": True}
-
+    added = hf_family.added_token
     extra = ["<fake_token_around_image>", "<image>", "<end_of_utterance>"]
-    _dump(os.path.join(folder, "tokenizer_config.json"), {
+    dump_json(os.path.join(folder, "tokenizer_config.json"), {
         "add_prefix_space": False,
         "added_tokens_decoder": {str(t["id"]): added(t["content"]) for t in tok["added_tokens"]},
         "additional_special_tokens": extra,
@@ -355,42 +240,23 @@ def write_tiny_checkpoint(folder: str, seed: int, size: str = "tiny") -> None:
         "unk_token": "<|endoftext|>",
         "vocab_size": len(tok["model"]["vocab"]),
     })
-    _dump(os.path.join(folder, "special_tokens_map.json"), {
+    dump_json(os.path.join(folder, "special_tokens_map.json"), {
         "additional_special_tokens": [added(t) for t in extra], "bos_token": added("<|im_start|>"),
         "eos_token": added("<end_of_utterance>"), "pad_token": added("<|im_end|>"), "unk_token": added("<|endoftext|>")})
-    _dump(os.path.join(folder, "chat_template.json"), {"chat_template": processing.SMOLVLM_CHAT_TEMPLATE})
+    dump_json(os.path.join(folder, "chat_template.json"), {"chat_template": processing.SMOLVLM_CHAT_TEMPLATE})
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Export Idefics3 (or a tiny random one) to the onnx-community layout.")
-    ap.add_argument("--checkpoint", help="Hugging Face Idefics3 folder (config.json, model.safetensors, tokenizer, processor files)")
-    ap.add_argument("--out", required=True, help="package folder to write")
-    ap.add_argument("--tiny", action="store_true", help="build a tiny random-weight model (tests)")
-    ap.add_argument("--seed", type=int, default=0, help="tiny: random seed")
+    ap = hf_family.export_arg_parser("Export Idefics3 (or a tiny random one) to the onnx-community layout.",
+                                     "Hugging Face Idefics3 folder (config.json, model.safetensors, tokenizer, processor files)")
     ap.add_argument("--size", choices=sorted(SIZES), default="tiny",
                     help="with --tiny: tiny (tests, 1.3 MB) or bench (SmolVLM-256M's shapes, random weights, ~1 GB; npm run bench:engine)")
-    ap.add_argument("--checkpoint-out", help="tiny: where to write the tiny checkpoint (default: a temporary folder)")
     args = ap.parse_args(argv)
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    tmp = None
-    try:
-        if args.tiny:
-            if args.checkpoint:
-                ap.error("--tiny writes its own checkpoint; use --checkpoint-out, not --checkpoint")
-            ck_dir = args.checkpoint_out or (tmp := tempfile.mkdtemp(prefix="idefics3-tiny-"))
-            write_tiny_checkpoint(ck_dir, args.seed, args.size)
-            print(f"{args.size} random checkpoint written to {ck_dir}")
-        else:
-            if args.size != "tiny":
-                ap.error("--size is for --tiny's random checkpoints")
-            if not args.checkpoint:
-                ap.error("--checkpoint DIR is required (or --tiny)")
-            ck_dir = args.checkpoint
-        export_package(ck_dir, args.out, narrow_vision_trace=args.size != "tiny")
-    finally:
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return 0
+    if not args.tiny and args.size != "tiny":
+        ap.error("--size is for --tiny's random checkpoints")
+    return hf_family.run_export(ap, args, "idefics3", lambda ck_dir: write_tiny_checkpoint(ck_dir, args.seed, args.size),
+                                lambda ck_dir: export_package(ck_dir, args.out, narrow_vision_trace=args.size != "tiny"),
+                                tiny_kind=f"{args.size} random")
 
 
 if __name__ == "__main__":

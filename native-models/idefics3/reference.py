@@ -24,150 +24,49 @@ cases.json: {"cases": [{"name", "images": [path under testdata/real], "decoded":
 Each output case repeats these and adds prompt_text, rows, cols, pixel_values_shape,
 pixel_values_sha256, input_ids, inputs_embeds_length, expected_token_ids, min_margin, and with
 save_tensors image_features_file/_shape and first_step_logits_file (raw float32 beside reference.json).
+The Idefics3 steps (pixel_values, prompt text, vision tower) are here (`setup`); the case loop,
+tokenization, embedding replacement, greedy decoding and the output are ../common/hf_family.py's
+`reference_main`, shared with ../llava.
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
-import importlib.util
-import json
 import os
-import re
 import sys
 
-import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import modeling  # noqa: E402
 import processing  # noqa: E402
-
-_spec = importlib.util.spec_from_file_location("omnifusion_reference", os.path.join(HERE, "..", "omnifusion", "reference.py"))
-of_reference = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(of_reference)
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
+import hf_family  # noqa: E402  ../common/hf_family.py: the case loop, greedy decoding, output
 
 
-def fail(msg: str) -> None:
-    raise SystemExit(f"reference.py: error: {msg}")
+def setup(ck: modeling.Checkpoint, ck_dir: str):
+    """The Idefics3 steps of ../common/hf_family.py's `reference_main`."""
+    pre_cfg = processing.load_json(os.path.join(ck_dir, "preprocessor_config.json"))
+    proc_cfg_path = os.path.join(ck_dir, "processor_config.json")
+    image_seq_len = processing.load_json(proc_cfg_path).get("image_seq_len") if os.path.isfile(proc_cfg_path) else None
+    image_seq_len = image_seq_len or ck.cfg.image_seq_len
+    vision, lm = modeling.build_reference_models(ck)
 
+    def prepare(case: dict, arrays: list):
+        pv, mask, rows, cols = processing.preprocess_images(arrays, pre_cfg)
+        messages = hf_family.chat_messages(case, len(arrays))
+        prompt_text = processing.render_smolvlm_chat(messages, add_generation_prompt=True)
+        expanded = processing.expand_image_tokens(prompt_text, rows, cols, image_seq_len)
+        feats = vision.reference_forward(torch.from_numpy(pv), torch.from_numpy(mask))
+        summary = f"tiles={pv.shape[1]} rows={rows} cols={cols}"
+        return {"prompt_text": prompt_text, "rows": rows, "cols": cols}, expanded, pv, feats, summary
 
-def chat_messages(case: dict, num_images: int) -> list:
-    """The conversation: earlier turns, then the question; the images lead the first user turn."""
-    turns = list(case.get("history") or []) + [{"question": case["question"]}]
-    msgs = []
-    for i, t in enumerate(turns):
-        content = [{"type": "image"} for _ in range(num_images if i == 0 else 0)]
-        content.append({"type": "text", "text": t["question"]})
-        msgs.append({"role": "user", "content": content})
-        if "answer" in t:
-            msgs.append({"role": "assistant", "content": [{"type": "text", "text": t["answer"]}]})
-    return msgs
-
-
-def greedy(lm, embeds: torch.Tensor, prompt_ids, gen: dict):
-    eos = gen.get("eos_token_id")
-    eos_ids = set(eos if isinstance(eos, list) else [eos])
-    max_new = int(gen.get("max_new_tokens", 16))
-    ids, min_margin, first = [], float("inf"), None
-    x = embeds
-    for _ in range(max_new):
-        logits = lm(x[None], last_only=True)[0, -1].float()
-        if first is None:
-            first = logits.clone()
-        s = of_reference.process(logits, list(prompt_ids) + ids, gen)
-        top = torch.topk(s, 2).values
-        min_margin = min(min_margin, float(top[0] - top[1]))
-        nxt = int(torch.argmax(s))
-        ids.append(nxt)
-        if nxt in eos_ids:
-            break
-        x = torch.cat([x, lm.embed(torch.tensor([[nxt]]))[0]], dim=0)
-    return ids, min_margin, first
-
-
-def compact_json(obj) -> str:
-    """Indented JSON with lists of numbers kept on one line."""
-    text = json.dumps(obj, indent=1, ensure_ascii=False)
-    return re.sub(r"\[\s*(-?[0-9][0-9eE.+-]*(?:,\s*-?[0-9][0-9eE.+-]*)*)\s*\]",
-                  lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text)
+    return lm, ck.cfg.image_token_id, prepare
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="PyTorch reference greedy outputs for the Idefics3 parity tests")
-    ap.add_argument("--checkpoint", required=True)
-    ap.add_argument("--cases", required=True)
-    ap.add_argument("--decoded", required=True, help="folder with <case>.<i>.rgb decoded images")
-    ap.add_argument("--out", required=True)
-    args = ap.parse_args(argv)
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    try:
-        ck = modeling.open_checkpoint(args.checkpoint)
-    except (FileNotFoundError, ValueError, KeyError) as e:
-        fail(str(e).strip("'\""))
-    pre_cfg = processing.load_json(os.path.join(args.checkpoint, "preprocessor_config.json"))
-    proc_cfg_path = os.path.join(args.checkpoint, "processor_config.json")
-    image_seq_len = processing.load_json(proc_cfg_path).get("image_seq_len") if os.path.isfile(proc_cfg_path) else None
-    image_seq_len = image_seq_len or ck.cfg.image_seq_len
-    tok_cfg = processing.load_json(os.path.join(args.checkpoint, "tokenizer_config.json"))
-    if tok_cfg.get("chat_template") != processing.SMOLVLM_CHAT_TEMPLATE:
-        fail("tokenizer_config.json chat_template is not SmolVLM's; this reference renders only that one")
-    tokenizer = processing.ByteLevelBPE(processing.load_json(os.path.join(args.checkpoint, "tokenizer.json")))
-    vision, lm = modeling.build_reference_models(ck)
-    with open(args.cases, encoding="utf-8") as f:
-        cases = json.load(f)["cases"]
-    out_dir = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(out_dir, exist_ok=True)
-    results = []
-    with torch.no_grad():
-        for case in cases:
-            name = case["name"]
-            arrays = []
-            for i, d in enumerate(case["decoded"]):
-                raw = open(os.path.join(args.decoded, f"{name}.{i}.rgb"), "rb").read()
-                if hashlib.sha256(raw).hexdigest() != d["sha256"] or len(raw) != d["width"] * d["height"] * 3:
-                    fail(f"{name}: decoded image {i} does not match cases.json")
-                arrays.append(np.frombuffer(raw, dtype=np.uint8).reshape(d["height"], d["width"], 3))
-            pv, mask, rows, cols = processing.preprocess_images(arrays, pre_cfg)
-            prompt_text = processing.render_smolvlm_chat(chat_messages(case, len(arrays)), add_generation_prompt=True)
-            expanded = processing.expand_image_tokens(prompt_text, rows, cols, image_seq_len)
-            input_ids = tokenizer.encode(expanded)
-            if tokenizer.decode(input_ids) != expanded:
-                fail(f"{name}: the tokenizer does not round-trip the prompt")
-            ids_t = torch.tensor(input_ids, dtype=torch.int64)
-            embeds = lm.embed(ids_t[None])[0].clone()
-            feats = vision.reference_forward(torch.from_numpy(pv), torch.from_numpy(mask))
-            flat = feats.reshape(-1, feats.shape[-1])
-            where = ids_t == ck.cfg.image_token_id
-            if int(where.sum()) != flat.shape[0]:
-                fail(f"{name}: {int(where.sum())} image tokens for {flat.shape[0]} image feature rows")
-            embeds[where] = flat
-            gen = case["generation"]
-            ids, margin, first = greedy(lm, embeds, input_ids, gen)
-            r = dict(case)
-            r.update({"prompt_text": prompt_text, "rows": rows, "cols": cols, "pixel_values_shape": list(pv.shape),
-                      "pixel_values_sha256": hashlib.sha256(pv.astype("<f4").tobytes()).hexdigest(),
-                      "input_ids": input_ids, "inputs_embeds_length": len(input_ids),
-                      "expected_token_ids": ids, "min_margin": margin if np.isfinite(margin) else None})
-            if case.get("save_tensors"):
-                fn = f"{name}.image_features.f32"
-                feats.float().numpy().astype("<f4").tofile(os.path.join(out_dir, fn))
-                r["image_features_file"], r["image_features_shape"] = fn, list(feats.shape)
-                fn = f"{name}.first_step_logits.f32"
-                first.numpy().astype("<f4").tofile(os.path.join(out_dir, fn))
-                r["first_step_logits_file"] = fn
-            results.append(r)
-            print(f"{name}: tiles={pv.shape[1]} rows={rows} cols={cols} L={len(input_ids)} tokens={ids} "
-                  f"min_margin={margin:.4f}")
-    model = {"family": "idefics3", "checkpoint": os.path.basename(os.path.abspath(args.checkpoint)),
-             "tiny_seed": ck.cfg.raw.get("idefics3_tiny_seed"), "dtype": "float32", "torch": torch.__version__,
-             "decoding": "greedy, full-sequence recompute, HF processors over prompt + generated ids"}
-    with open(args.out, "w", encoding="utf-8") as f:
-        f.write(compact_json({"model": model, "cases": results}))
-        f.write("\n")
-    return 0
+    return hf_family.reference_main(argv, "idefics3", "Idefics3", modeling.open_checkpoint,
+                                    processing.SMOLVLM_CHAT_TEMPLATE, "SmolVLM", setup)
 
 
 if __name__ == "__main__":

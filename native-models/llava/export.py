@@ -13,19 +13,14 @@ Output (no manifest of ours; the engine reads the folder as published):
     PKG/{config,generation_config,preprocessor_config,processor_config,tokenizer,tokenizer_config,
          special_tokens_map,chat_template}.json  copied from the checkpoint
 fp32 only. Graph machinery: ../omnifusion/export.py's export_graph; the decoder is its Mistral graph
-(Qwen2: with q/k/v biases, no sliding window).
+(Qwen2: with q/k/v biases, no sliding window). What this shares with ../idefics3/export.py (text graphs,
+config files, tiny-checkpoint helpers, CLI) is in ../common/hf_family.py.
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
-import importlib.util
-import json
 import os
-import shutil
 import sys
-import tempfile
 
 import torch
 
@@ -33,21 +28,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import llava_modeling as lm_mod  # noqa: E402  (puts ../idefics3 and ../omnifusion on sys.path)
 import llava_processing  # noqa: E402
-import processing as i3_processing  # noqa: E402  ../idefics3/processing.py (BPE)
 import arch  # noqa: E402
-
-_spec = importlib.util.spec_from_file_location("omnifusion_export", os.path.join(HERE, "..", "omnifusion", "export.py"))
-of_export = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(of_export)
-
-CONFIG_FILES = ["config.json", "generation_config.json", "preprocessor_config.json", "processor_config.json",
-                "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.json",
-                "chat_template.jinja", "added_tokens.json", "vocab.json", "merges.txt"]
-
-
-class ExportError(SystemExit):
-    def __init__(self, msg: str):
-        super().__init__(f"export.py: error: {msg}")
+sys.path.insert(0, os.path.join(HERE, "..", "common"))
+import hf_family  # noqa: E402  ../common/hf_family.py
+from hf_family import ExportError, dump_json, of_export  # noqa: E402
 
 
 def export_package(ck_dir: str, out_dir: str, log=print) -> None:
@@ -57,65 +41,23 @@ def export_package(ck_dir: str, out_dir: str, log=print) -> None:
         raise ExportError(str(e).strip("'\""))
     cfg = ck.cfg
     t, v = cfg.text, cfg.vision
-    onnx_dir = os.path.join(out_dir, "onnx")
-    os.makedirs(onnx_dir, exist_ok=True)
-    log(f"[1/3] vision_encoder: SigLIP {cfg.layers_used}/{v.num_hidden_layers} layers, {v.image_size}px, patch "
-        f"{v.patch_size} -> {cfg.image_seq_len} tokens x {t.hidden_size}")
-    S = v.image_size
-    dummy = (torch.rand(2, 3, S, S, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1,)
-    of_export.export_graph(
-        "vision_encoder", lambda d: lm_mod.VisionStack(cfg, full=False, device=d), dummy,
-        ["pixel_values"], ["image_features"],
-        {"pixel_values": {0: "batch_size"}, "image_features": {0: "batch_size"}},
-        ck.get, onnx_dir, "fp32",
-        io_shapes={"pixel_values": ["batch_size", 3, S, S],
-                   "image_features": ["batch_size", cfg.image_seq_len, t.hidden_size]})
 
-    log("[2/3] embed_tokens")
-    text_get = lambda n: ck.get(lm_mod.text_name(n))  # noqa: E731
-    of_export.export_graph(
-        "embed_tokens", lambda d: of_export.EmbedTokensGraph(t, d),
-        (torch.tensor([[1, 2, 3], [4, 5, 6]], dtype=torch.int64),),
-        ["input_ids"], ["inputs_embeds"],
-        {"input_ids": {0: "batch_size", 1: "sequence_length"}, "inputs_embeds": {0: "batch_size", 1: "sequence_length"}},
-        text_get, onnx_dir, "fp32",
-        io_shapes={"inputs_embeds": ["batch_size", "sequence_length", t.hidden_size]})
+    def export_vision(onnx_dir):
+        log(f"[1/3] vision_encoder: SigLIP {cfg.layers_used}/{v.num_hidden_layers} layers, {v.image_size}px, patch "
+            f"{v.patch_size} -> {cfg.image_seq_len} tokens x {t.hidden_size}")
+        S = v.image_size
+        dummy = (torch.rand(2, 3, S, S, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1,)
+        of_export.export_graph(
+            "vision_encoder", lambda d: lm_mod.VisionStack(cfg, full=False, device=d), dummy,
+            ["pixel_values"], ["image_features"],
+            {"pixel_values": {0: "batch_size"}, "image_features": {0: "batch_size"}},
+            ck.get, onnx_dir, "fp32",
+            io_shapes={"pixel_values": ["batch_size", 3, S, S],
+                       "image_features": ["batch_size", cfg.image_seq_len, t.hidden_size]})
 
-    log(f"[3/3] decoder_model_merged: {t.num_hidden_layers} layers ({'Qwen2' if lm_mod.is_qwen2(cfg) else 'Llama'})")
-    Bd, Sd, Pd = 2, 3, 4
-    past_names, present_names, past = [], [], []
-    for i in range(t.num_hidden_layers):
-        for kind in ("key", "value"):
-            past_names.append(f"past_key_values.{i}.{kind}")
-            present_names.append(f"present.{i}.{kind}")
-            past.append(torch.zeros(Bd, t.num_key_value_heads, Pd, t.head_dim, dtype=torch.float32))
-    dyn = {"inputs_embeds": {0: "batch_size", 1: "sequence_length"},
-           "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
-           "position_ids": {0: "batch_size", 1: "sequence_length"},
-           "logits": {0: "batch_size", 1: "sequence_length"}}
-    for n in past_names:
-        dyn[n] = {0: "batch_size", 2: "past_sequence_length"}
-    for n in present_names:
-        dyn[n] = {0: "batch_size", 2: "total_sequence_length"}
-    dummy = (torch.zeros(Bd, Sd, of_export.TRACE_WIDTH, dtype=torch.float64), torch.ones(Bd, Pd + Sd, dtype=torch.int64),
-             torch.arange(Pd, Pd + Sd, dtype=torch.int64)[None].expand(Bd, Sd).contiguous(), *past)
-    tn = of_export._narrow_text_config(t)
-    of_export.export_graph(
-        "decoder_model_merged", lambda d: lm_mod.build_lm(cfg, d, of_export.DecoderGraph), dummy,
-        ["inputs_embeds", "attention_mask", "position_ids", *past_names], ["logits", *present_names], dyn,
-        text_get, onnx_dir, "fp32",
-        io_shapes={"inputs_embeds": ["batch_size", "sequence_length", t.hidden_size],
-                   "logits": ["batch_size", "sequence_length", t.vocab_size]},
-        trace_factory=lambda d: lm_mod.build_lm(cfg, d, of_export.DecoderGraph, tn))
-
-    copied = []
-    for f in CONFIG_FILES:
-        src = os.path.join(ck_dir, f)
-        if os.path.isfile(src):
-            shutil.copyfile(src, os.path.join(out_dir, f))
-            copied.append(f)
-    total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(out_dir) for f in fs)
-    log(f"package {out_dir}: onnx/ (3 graphs, fp32) + {', '.join(copied)}; {total / 1e6:.1f} MB")
+    hf_family.export_package(ck_dir, out_dir, t, lambda n: ck.get(lm_mod.text_name(n)), export_vision,
+                             lambda tcfg, d: lm_mod.build_lm(cfg, d, of_export.DecoderGraph, tcfg),
+                             "Qwen2" if lm_mod.is_qwen2(cfg) else "Llama", log)
 
 
 # ---------------------------------------------------------------------------
@@ -147,58 +89,13 @@ Question: what is the name of the store? Answer: the name of the store is printe
 """ * 2
 
 
-def _tiny_init(seed: int, name: str, shape) -> torch.Tensor:
-    h = hashlib.sha256(f"llava-tiny:{seed}:{name}".encode()).digest()
-    g = torch.Generator().manual_seed(int.from_bytes(h[:8], "little") & ((1 << 63) - 1))
-    x = torch.randn(*shape, generator=g, dtype=torch.float32)
-    leaf = name.rsplit(".", 1)[-1]
-    if len(shape) == 1 and "norm" in name and leaf == "weight":
-        return 1.0 + 0.1 * x
-    if leaf == "bias":
-        return 0.1 * x
-    if name.endswith("embed_tokens.weight"):
-        return x
-    if name.endswith("lm_head.weight"):
-        return x * (3.0 / shape[1] ** 0.5)  # logits std ~3 after the unit-RMS final norm
-    if name.endswith("position_embedding.weight"):
-        return 0.5 * x
-    fan_in = 1
-    for s in shape[1:]:
-        fan_in *= s
-    return x / fan_in ** 0.5
-
-
 def tiny_tokenizer() -> dict:
     n_merges = TINY_VOCAB - 256 - len(SPECIALS)
-    merges = i3_processing.train_byte_level_bpe(CORPUS, n_merges)
-    if len(merges) != n_merges:
-        raise ExportError(f"the corpus gives only {len(merges)} merges, {n_merges} needed")
-    bm = i3_processing.bytes_to_unicode()
-    vocab = {bm[b]: b for b in range(256)}
-    for a, b in merges:
-        if a + b not in vocab:
-            vocab[a + b] = len(vocab)
-    if len(vocab) != 256 + n_merges:
-        raise ExportError("duplicate merge results in the tiny vocabulary")
-    added = [{"id": len(vocab) + i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
-              "normalized": False, "special": True} for i, t in enumerate(SPECIALS)]
-    return {
-        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added, "normalizer": None,
-        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
-            {"type": "Digits", "individual_digits": True},
-            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}]},
-        "post_processor": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
-        "decoder": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False},
-        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
-                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
-                  "vocab": vocab, "merges": [f"{a} {b}" for a, b in merges]},
-    }
-
-
-def _dump(path: str, obj) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, ensure_ascii=False)
-        f.write("\n")
+    vocab = {}
+    merges = hf_family.train_tiny_bpe(CORPUS, n_merges, vocab)
+    return hf_family.tokenizer_json([(len(vocab) + i, t) for i, t in enumerate(SPECIALS)], vocab, merges, {
+        "post_processor": {"add_prefix_space": False, "trim_offsets": False, "use_regex": False},
+        "decoder": {"add_prefix_space": False, "trim_offsets": False, "use_regex": False}})
 
 
 def write_tiny_checkpoint(folder: str, seed: int) -> None:
@@ -231,31 +128,28 @@ def write_tiny_checkpoint(folder: str, seed: int) -> None:
     cfg = lm_mod.LlavaConfig.from_hf(config)
     vis = lm_mod.VisionStack(cfg, full=True, device="meta")
     lm = lm_mod.build_lm(cfg, device="meta")
-    sd = {n: _tiny_init(seed, n, p.shape) for n, p in vis.named_parameters()}
+    sd = {n: hf_family.tiny_init("llava", seed, n, p.shape) for n, p in vis.named_parameters()}
     for n, p in lm.named_parameters():
         # (Qwen1.5-0.5B ties lm_head to embed_tokens and stores no lm_head; the loaders accept that.
         # The tiny model keeps them apart: tied random weights make a model that repeats its input.)
-        sd[lm_mod.text_name(n)] = _tiny_init(seed, lm_mod.text_name(n), p.shape)
+        sd[lm_mod.text_name(n)] = hf_family.tiny_init("llava", seed, lm_mod.text_name(n), p.shape)
     arch.write_safetensors(os.path.join(folder, "model.safetensors"), sd, {"format": "pt"})
-    _dump(os.path.join(folder, "config.json"), config)
-    _dump(os.path.join(folder, "generation_config.json"),
-          {"_from_model_config": True, "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
-           "transformers_version": "4.46.0"})
-    _dump(os.path.join(folder, "preprocessor_config.json"), {
+    dump_json(os.path.join(folder, "config.json"), config)
+    dump_json(os.path.join(folder, "generation_config.json"),
+              {"_from_model_config": True, "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
+               "transformers_version": "4.46.0"})
+    dump_json(os.path.join(folder, "preprocessor_config.json"), {
         "do_convert_rgb": None, "do_normalize": True, "do_rescale": True, "do_resize": True,
         "image_mean": [0.5, 0.5, 0.5], "image_processor_type": "SiglipImageProcessor", "image_std": [0.5, 0.5, 0.5],
         "processor_class": "LlavaProcessor", "resample": 3, "rescale_factor": 0.00392156862745098,
         "size": {"height": 384, "width": 384}})
-    _dump(os.path.join(folder, "processor_config.json"), {
+    dump_json(os.path.join(folder, "processor_config.json"), {
         "image_token": "<image>", "num_additional_image_tokens": 0, "patch_size": TINY_VISION["patch_size"],
         "processor_class": "LlavaProcessor", "vision_feature_select_strategy": "full"})
-    _dump(os.path.join(folder, "tokenizer.json"), tok)
+    dump_json(os.path.join(folder, "tokenizer.json"), tok)
 
-    def added(content):
-        return {"content": content, "lstrip": False, "normalized": False, "rstrip": False, "single_word": False,
-                "special": True}
-
-    _dump(os.path.join(folder, "tokenizer_config.json"), {
+    added = hf_family.added_token
+    dump_json(os.path.join(folder, "tokenizer_config.json"), {
         "add_prefix_space": False,
         "added_tokens_decoder": {str(t["id"]): added(t["content"]) for t in tok["added_tokens"]},
         "additional_special_tokens": ["<|im_start|>", "<|im_end|>"],
@@ -271,38 +165,18 @@ def write_tiny_checkpoint(folder: str, seed: int) -> None:
         "tokenizer_class": "Qwen2Tokenizer",
         "unk_token": None,
     })
-    _dump(os.path.join(folder, "special_tokens_map.json"), {
+    dump_json(os.path.join(folder, "special_tokens_map.json"), {
         "additional_special_tokens": ["<|im_start|>", "<|im_end|>"], "eos_token": added("<|im_end|>"),
         "pad_token": added("<|endoftext|>"), "image_token": "<image>"})
-    _dump(os.path.join(folder, "chat_template.json"), {"chat_template": llava_processing.INTERLEAVE_CHAT_TEMPLATE})
+    dump_json(os.path.join(folder, "chat_template.json"), {"chat_template": llava_processing.INTERLEAVE_CHAT_TEMPLATE})
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Export LLaVA (or a tiny random one) to the onnx-community layout.")
-    ap.add_argument("--checkpoint", help="llava-hf folder (config.json, model.safetensors, tokenizer, processor files)")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--tiny", action="store_true")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--checkpoint-out")
+    ap = hf_family.export_arg_parser("Export LLaVA (or a tiny random one) to the onnx-community layout.",
+                                     "llava-hf folder (config.json, model.safetensors, tokenizer, processor files)")
     args = ap.parse_args(argv)
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-    tmp = None
-    try:
-        if args.tiny:
-            if args.checkpoint:
-                ap.error("--tiny writes its own checkpoint; use --checkpoint-out, not --checkpoint")
-            ck_dir = args.checkpoint_out or (tmp := tempfile.mkdtemp(prefix="llava-tiny-"))
-            write_tiny_checkpoint(ck_dir, args.seed)
-            print(f"tiny checkpoint written to {ck_dir}")
-        else:
-            if not args.checkpoint:
-                ap.error("--checkpoint DIR is required (or --tiny)")
-            ck_dir = args.checkpoint
-        export_package(ck_dir, args.out)
-    finally:
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return 0
+    return hf_family.run_export(ap, args, "llava", lambda ck_dir: write_tiny_checkpoint(ck_dir, args.seed),
+                                lambda ck_dir: export_package(ck_dir, args.out))
 
 
 if __name__ == "__main__":

@@ -322,6 +322,53 @@ def _narrow_text_config(t: arch.TextConfig) -> arch.TextConfig:
     return dataclasses.replace(t, hidden_size=TRACE_WIDTH, intermediate_size=TRACE_WIDTH, vocab_size=TRACE_WIDTH)
 
 
+def export_embed_tokens(t: arch.TextConfig, getter, out_dir: str, dtype: str, external_mode="auto", io_shapes=None):
+    """embed_tokens.onnx: input_ids i64 [batch_size,sequence_length] -> inputs_embeds f32 [..., hidden].
+    Returns the file names written."""
+    return export_graph(
+        "embed_tokens", lambda d: EmbedTokensGraph(t, d), (torch.tensor([[1, 2, 3], [4, 5, 6]], dtype=torch.int64),),
+        ["input_ids"], ["inputs_embeds"],
+        {"input_ids": {0: "batch_size", 1: "sequence_length"}, "inputs_embeds": {0: "batch_size", 1: "sequence_length"}},
+        getter, out_dir, dtype, external_mode, io_shapes=io_shapes)
+
+
+def export_decoder(t: arch.TextConfig, build, getter, out_dir: str, dtype: str, external_mode="auto"):
+    """decoder_model_merged.onnx for text config `t`; build(tcfg, device) makes the DecoderGraph
+    (traced at `_narrow_text_config(t)`).
+
+    inputs_embeds f32 [batch_size,sequence_length,hidden], attention_mask i64 [batch_size,total_sequence_length],
+    position_ids i64 [batch_size,sequence_length], past_key_values.N.key/value f32
+    [batch_size,kv_heads,past_sequence_length,head_dim] -> logits f32 [batch_size,sequence_length,vocab],
+    present.N.key/value [batch_size,kv_heads,total_sequence_length,head_dim].
+    Returns (file names written, past input names, present output names).
+    """
+    B, S, P = 2, 3, 4  # distinct sizes so nothing is specialised by accident
+    past_names, present_names, past = [], [], []
+    for i in range(t.num_hidden_layers):
+        for kind in ("key", "value"):
+            past_names.append(f"past_key_values.{i}.{kind}")
+            present_names.append(f"present.{i}.{kind}")
+            past.append(torch.zeros(B, t.num_key_value_heads, P, t.head_dim, dtype=torch.float32))
+    dyn = {"inputs_embeds": {0: "batch_size", 1: "sequence_length"},
+           "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
+           "position_ids": {0: "batch_size", 1: "sequence_length"},
+           "logits": {0: "batch_size", 1: "sequence_length"}}
+    for n in past_names:
+        dyn[n] = {0: "batch_size", 2: "past_sequence_length"}
+    for n in present_names:
+        dyn[n] = {0: "batch_size", 2: "total_sequence_length"}
+    dummy = (torch.zeros(B, S, TRACE_WIDTH, dtype=torch.float64), torch.ones(B, P + S, dtype=torch.int64),
+             torch.arange(P, P + S, dtype=torch.int64)[None].expand(B, S).contiguous(), *past)
+    tn = _narrow_text_config(t)
+    files = export_graph("decoder_model_merged", lambda d: build(t, d), dummy,
+                         ["inputs_embeds", "attention_mask", "position_ids", *past_names],
+                         ["logits", *present_names], dyn, getter, out_dir, dtype, external_mode,
+                         io_shapes={"inputs_embeds": ["batch_size", "sequence_length", t.hidden_size],
+                                    "logits": ["batch_size", "sequence_length", t.vocab_size]},
+                         trace_factory=lambda d: build(tn, d))
+    return files, past_names, present_names
+
+
 # ---------------------------------------------------------------------------
 # tokenizer: copy tokenizer.json, or convert SentencePiece tokenizer.model (HF LlamaConverter)
 # ---------------------------------------------------------------------------
@@ -476,37 +523,11 @@ def export_package(ck: arch.OmniFusionCheckpoint, out_dir: str, dtype: str, name
         vision_get, out_dir, dtype, external_mode,
         io_shapes={"image_features": ["num_images", a.num_tokens, a.text_dim]})
     log("[2/3] embed_tokens")
-    files += export_graph(
-        "embed_tokens", lambda d: EmbedTokensGraph(t, d), (torch.tensor([[1, 2, 3], [4, 5, 6]], dtype=torch.int64),),
-        ["input_ids"], ["inputs_embeds"],
-        {"input_ids": {0: "batch_size", 1: "sequence_length"}, "inputs_embeds": {0: "batch_size", 1: "sequence_length"}},
-        ck.text_store.get, out_dir, dtype, external_mode)
+    files += export_embed_tokens(t, ck.text_store.get, out_dir, dtype, external_mode)
     log(f"[3/3] decoder_model_merged: {t.num_hidden_layers} layers, {dtype}")
-    B, S, P = 2, 3, 4  # distinct sizes so nothing is specialised by accident
-    past_names, present_names, past = [], [], []
-    lo = torch.float32
-    for i in range(t.num_hidden_layers):
-        for kind in ("key", "value"):
-            past_names.append(f"past_key_values.{i}.{kind}")
-            present_names.append(f"present.{i}.{kind}")
-            past.append(torch.zeros(B, t.num_key_value_heads, P, t.head_dim, dtype=lo))
-    dyn = {"inputs_embeds": {0: "batch_size", 1: "sequence_length"},
-           "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
-           "position_ids": {0: "batch_size", 1: "sequence_length"},
-           "logits": {0: "batch_size", 1: "sequence_length"}}
-    for n in past_names:
-        dyn[n] = {0: "batch_size", 2: "past_sequence_length"}
-    for n in present_names:
-        dyn[n] = {0: "batch_size", 2: "total_sequence_length"}
-    dummy = (torch.zeros(B, S, TRACE_WIDTH, dtype=torch.float64), torch.ones(B, P + S, dtype=torch.int64),
-             torch.arange(P, P + S, dtype=torch.int64)[None].expand(B, S).contiguous(), *past)
-    tn = _narrow_text_config(t)
-    files += export_graph("decoder_model_merged", lambda d: DecoderGraph(t, d), dummy,
-                          ["inputs_embeds", "attention_mask", "position_ids", *past_names],
-                          ["logits", *present_names], dyn, ck.text_store.get, out_dir, dtype, external_mode,
-                          io_shapes={"inputs_embeds": ["batch_size", "sequence_length", t.hidden_size],
-                                     "logits": ["batch_size", "sequence_length", t.vocab_size]},
-                          trace_factory=lambda d: DecoderGraph(tn, d))
+    dec_files, past_names, present_names = export_decoder(t, DecoderGraph, ck.text_store.get, out_dir, dtype,
+                                                          external_mode)
+    files += dec_files
 
     ck.special.to(torch.float32).numpy().astype("<f4").tofile(os.path.join(out_dir, "special_embeddings.bin"))
     files.append("special_embeddings.bin")

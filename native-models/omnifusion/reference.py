@@ -334,6 +334,15 @@ def _gap(a: float, b: float) -> float:
     return float(a - b)
 
 
+def read_cases(cases_path: str, out_path: str):
+    """cases.json's cases, and the folder of reference.json `out_path` (created), where tensor files go."""
+    with open(cases_path, encoding="utf-8") as f:
+        cases = json.load(f)["cases"]
+    out_dir = os.path.dirname(os.path.abspath(out_path))
+    os.makedirs(out_dir, exist_ok=True)
+    return cases, out_dir
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="PyTorch reference greedy/beam outputs for OmniFusion parity tests")
     ap.add_argument("--checkpoint", required=True, help="checkpoint folder (tiny one from export.py --checkpoint-out)")
@@ -351,11 +360,8 @@ def main(argv=None) -> int:
         fail(str(e).strip("'\""))
     clip, adapter, lm = arch.build_reference_models(ck)
     special = ck.special.float()
-    with open(args.cases, encoding="utf-8") as f:
-        cases = json.load(f)["cases"]
+    cases, out_dir = read_cases(args.cases, args.out)
     base = os.path.dirname(os.path.abspath(args.cases))
-    out_dir = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(out_dir, exist_ok=True)
     results = []
     with torch.no_grad():
         for case in cases:

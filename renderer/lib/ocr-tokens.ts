@@ -1,11 +1,12 @@
 /**
  * Pure rules behind the "Image text in prompt" control and the notes around it (no DOM):
  * which images a question's OCR tokens come from, whether they are on for a conversation's
- * setting, and the words that say so. They mirror the service (main/core/api-service.ts and
- * main/core/page-text.ts): a question is answered about the images of the latest user message
- * that has images; 'auto' adds their text when one of them reads like a document.
+ * setting, and the words that say so. The decision is the service's own rule
+ * (main/api/ocr-tokens.ts); as in the service (main/core/api-service.ts), a question is answered
+ * about the images of the latest user message that has images.
  */
 import type { ImageText, Message, OcrTokensSetting } from '../../main/api/contract.js';
+import { useOcrTokens } from '../../main/api/ocr-tokens.js';
 
 export const OCR_TOKENS_SETTINGS: readonly OcrTokensSetting[] = ['auto', 'on', 'off'];
 
@@ -48,12 +49,14 @@ export function ocrTokensEffect(setting: OcrTokensSetting, images: readonly stri
   const known = images.map(get);
   const done = known.filter((t): t is ImageText => t !== undefined && t.status !== 'pending');
   const pending = known.length - done.length;
+  // What the service would decide from the images read so far.
+  const used = useOcrTokens(setting, done);
   if (setting === 'on') {
-    if (done.some((t) => t.text.trim() !== '')) return { state: 'on', reason: 'On: the text read from the image goes into the prompt.' };
+    if (used) return { state: 'on', reason: 'On: the text read from the image goes into the prompt.' };
     if (pending > 0) return { state: 'on', reason: 'On: the image is still being read.' };
     return { state: 'off', reason: 'On, but no text was found in the image.' };
   }
-  if (done.some((t) => t.documentLike)) return { state: 'on', reason: 'Auto: on, the image reads like a document.' };
+  if (used) return { state: 'on', reason: 'Auto: on, the image reads like a document.' };
   if (pending > 0) return { state: 'unknown', reason: 'Auto: the image is still being read.' };
   return { state: 'off', reason: 'Auto: off, the image does not read like a document.' };
 }

@@ -11,8 +11,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, TINY_MODEL_DIR, TINY_REFERENCE_DIR } from '../fixtures/reference-cases.js';
-import { IDEFICS3_MODEL_DIR, IDEFICS3_REFERENCE_DIR } from '../fixtures/idefics3-cases.js';
-import { LLAVA_MODEL_DIR, LLAVA_REFERENCE_DIR } from '../fixtures/llava-cases.js';
+import { CHAT_FIXTURES } from '../fixtures/family-cases.js';
 
 /** sha256 of every file under `dir`, by relative path. */
 async function hashTree(dir: string): Promise<Record<string, string>> {
@@ -40,7 +39,7 @@ test('npm run fixtures reproduces the committed tiny models and references', asy
     // Idefics3 and LLaVA: an onnx-community folder has no manifest, so every file is hashed.
     const chat = (ref: { cases: { name: string; pixel_values_sha256: string; input_ids: number[]; expected_token_ids: number[] }[] }) =>
       ref.cases.map((c) => [c.name, c.pixel_values_sha256, c.input_ids, c.expected_token_ids]);
-    for (const [model, refDir] of [[IDEFICS3_MODEL_DIR, IDEFICS3_REFERENCE_DIR], [LLAVA_MODEL_DIR, LLAVA_REFERENCE_DIR]] as const) {
+    for (const { modelDir: model, referenceDir: refDir } of Object.values(CHAT_FIXTURES)) {
       const name = path.basename(model);
       assert.deepEqual(await hashTree(path.join(out, name)), await hashTree(model), `${name}: same files, same sha256`);
       const committedChat = JSON.parse(await readFile(path.join(refDir, 'reference.json'), 'utf8'));

@@ -18,6 +18,8 @@ export interface AppSessionOptions {
   settings?: Partial<Settings>;
   /** Runs on the new, empty data folder before the server starts (to seed the store, write files). */
   prepare?: (dataDir: string) => void | Promise<void>;
+  /** Starts the server on the data folder instead of startServe (other arguments or environment). */
+  start?: (dataDir: string) => Promise<Server>;
 }
 
 export interface AppSession {
@@ -37,7 +39,7 @@ export interface AppSession {
 /**
  * Start an end-to-end session for the test named `name` (it names the temporary data folder,
  * omnifusion-e2e-<name>-XXXXXX): run `options.prepare` on that folder, start `omnifusion serve`
- * with the tiny model on it, apply `options.settings`, make sure ARTIFACTS exists (screenshots),
+ * with the tiny model on it (or `options.start`), apply `options.settings`, make sure ARTIFACTS exists (screenshots),
  * launch Chromium and open one page in a context of `options.viewport` (and
  * `deviceScaleFactor`, clipboard permissions) whose page errors are collected in `pageErrors`.
  * If any step fails, what was started is stopped again before the error is thrown.
@@ -57,7 +59,7 @@ export async function openAppSession(name: string, options: AppSessionOptions): 
   };
   try {
     await options.prepare?.(dataDir);
-    server = await startServe(dataDir);
+    server = await (options.start ?? startServe)(dataDir);
     if (options.settings) await call(server, 'settings.set', options.settings);
     await mkdir(ARTIFACTS, { recursive: true });
     browser = await launchChromium();

@@ -10,8 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadManifest, ModelPackageError } from '../../main/engine/package/manifest.js';
 import { VlmPipeline } from '../../main/engine/pipeline.js';
-import { IDEFICS3_MODEL_DIR } from '../fixtures/idefics3-cases.js';
-import { LLAVA_MODEL_DIR } from '../fixtures/llava-cases.js';
+import { CHAT_FIXTURES } from '../fixtures/family-cases.js';
+
+const IDEFICS3_MODEL_DIR = CHAT_FIXTURES.idefics3.modelDir;
+const LLAVA_MODEL_DIR = CHAT_FIXTURES.llava.modelDir;
 
 describe('onnx-community folders', () => {
   let dir: string;
