@@ -82,8 +82,9 @@ export const builderConfig: Configuration = {
     'dist/renderer/**',
     'bin/**',
     'package.json',
-    // The model catalog (a build-resources folder is not packed unless named).
+    // The model catalog and the KV-cache gather graphs (a build-resources folder is not packed unless named).
     'resources/catalog.json',
+    'resources/graphs/*.onnx',
     '!dist/test/**',
     // tsc also emits an ES-module preload that a sandboxed window cannot load; preload.cjs is used.
     '!dist/main/app/preload.js',

@@ -304,8 +304,14 @@ export interface ApiCalls {
   'models.cancel': { request: { id: string }; response: { cancelled: boolean } };
   /** Delete an installed model and any partial download of it (the active one is unloaded first). */
   'models.remove': { request: { id: string }; response: { installed: boolean; partial: boolean } };
-  /** Install a model from a folder on this machine, verifying every file (package manifest, catalog or installed.json). */
-  'models.import': { request: { dir: string; id?: string }; response: { id: string } };
+  /**
+   * Install a model from a folder on this machine, verifying every file (package manifest, catalog
+   * or installed.json). An id that is already installed is refused (bad_request) unless `replace`
+   * is true; the installed model then stays until the new one is verified. With `askToReplace`
+   * that refusal is an answer instead, `{ id, alreadyInstalled: true }` (nothing touched), so a
+   * window can ask and resend with `replace` (an error reaches the Electron page as its message only).
+   */
+  'models.import': { request: { dir: string; id?: string; replace?: boolean; askToReplace?: boolean }; response: { id: string; alreadyInstalled?: true } };
   /** Make an installed model the active one: remembered in the settings, loaded by the engine (see `models.status`). */
   'models.use': { request: { id: string }; response: ModelStatus };
   /**

@@ -20,6 +20,7 @@ import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../engine/session.j
 import type { GenerationConfig } from '../engine/generation/config.js';
 import type { ChatTurn } from '../engine/protocol.js';
 import { isImageInputError } from '../core/images/errors.js';
+import { checkImageFile } from '../core/images/decode.js';
 import { OcrUsageError, checkOcrFlags, ocr, type OcrOptions } from './ocr.js';
 import { TextOcrModelError } from '../engine/text-ocr/index.js';
 import { OCR_FORMATS } from '../core/ocr.js';
@@ -62,6 +63,8 @@ interface AskOptions {
   device: ExecutionProvider;
   threads?: number;
   ocrTokens?: boolean;
+  /** The onnx variant of an onnx-community folder to load (fp32, fp16, int8, …). */
+  dtype?: Dtype;
 }
 
 /**
@@ -136,6 +139,9 @@ async function ask(inputs: string[], o: AskOptions): Promise<number> {
   if (!modelDir) throw new UsageError('no model: pass --model DIR or set OMNIFUSION_MODEL (try --model test/fixtures/models/omnifusion-tiny)');
   const generation = generationOverrides(o);
   const history = o.history ? await readHistory(o.history) : undefined;
+  // Each image is checked (exists, a regular file, not over the size limit) before the engine starts:
+  // a device such as /dev/zero, a FIFO or a folder is refused without being read.
+  for (const image of images) await checkImageFile(image.path);
   const host = new EngineHost();
   let interrupted = false;
   let cancel = (): void => undefined;
@@ -147,7 +153,7 @@ async function ask(inputs: string[], o: AskOptions): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   try {
-    const info = await host.load(modelDir, o.device, o.threads);
+    const info = await host.load(modelDir, o.device, o.threads, o.dtype ? { dtype: o.dtype } : {});
     if (info.note) process.stderr.write(`note: ${info.note}\n`);
     let ocrText: string[] | undefined;
     if (o.ocrTokens) {
@@ -184,7 +190,9 @@ async function ask(inputs: string[], o: AskOptions): Promise<number> {
           finish_reason: result.finish_reason,
           prompt_length: result.prompt_length,
           model: info.name,
+          ...dtypeFields(info.dtypes),
           execution_provider: result.execution_provider,
+          kv_cache: result.kv_cache,
           timings: result.timings,
           ...(ocrText ? { ocr_text: ocrText, ocr: result.ocr ?? null } : {}),
         })}\n`,
@@ -197,6 +205,16 @@ async function ask(inputs: string[], o: AskOptions): Promise<number> {
     process.off('SIGINT', onSigint);
     await host.stop();
   }
+}
+
+/**
+ * What `ask --json` says about the onnx variant loaded: `dtype` (the one every graph uses, else
+ * null) and `dtypes` per graph; both null for an OmniFusion package (one set of graphs).
+ */
+function dtypeFields(dtypes: Record<string, string> | undefined): { dtype: string | null; dtypes: Record<string, string> | null } {
+  if (!dtypes) return { dtype: null, dtypes: null };
+  const distinct = [...new Set(Object.values(dtypes))];
+  return { dtype: distinct.length === 1 ? distinct[0]! : null, dtypes };
 }
 
 /**
@@ -314,9 +332,10 @@ export function buildProgram(run: (code: Promise<number>) => void, version: stri
     .option('--block-ngram <n>', 'forbid repeating any n-gram of this size (no_repeat_ngram_size; 0 = off)', wholeAtLeast('--block-ngram', 0, 64))
     .option('--history <file>', 'JSON file of earlier turns: [{"question": "...", "answer": "..."}]')
     .option('--ocr-tokens', "read each image's text first (built-in text OCR) and add it to the prompt where the model's manifest says, as OmniFusion's paper does for TextVQA")
-    .option('--json', 'print one JSON object with the answer, token ids, execution provider and timings (with --ocr-tokens also ocr_text, per image)')
+    .option('--json', 'print one JSON object with the answer, token ids, model, dtype, execution provider, where the KV cache lived and timings (with --ocr-tokens also ocr_text, per image)')
     .addOption(new Option('--device <ep>', 'execution provider (falls back to cpu with a note)').choices(EXECUTION_PROVIDERS).default('cpu'))
     .option('--threads <n>', 'onnxruntime intra-op threads (default: chosen by onnxruntime)', wholeAtLeast('--threads', 1, MAX_THREADS))
+    .addOption(new Option('--dtype <dtype>', 'which onnx variant of an onnx-community model folder to load (default: the first present of fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4)').choices(DTYPES))
     .action((inputs: string[], o: AskOptions) => run(ask(inputs, o)));
   program
     .command('serve')
@@ -371,9 +390,10 @@ export function buildProgram(run: (code: Promise<number>) => void, version: stri
     .argument('<dir>', 'model folder')
     .option('--id <id>', 'model id to install as (default: the catalog id or the package name)')
     .addOption(dtypeOption('weight format of the folder, when checked against the catalog'))
+    .option('--force', 'replace a model already installed under the same id (it stays until the new one is verified)')
     .addOption(modelsDirOption())
     .addOption(catalogOption())
-    .action((dir: string, o: { id?: string; dtype?: Dtype; modelsDir?: string; catalog?: string }) => run(importCommand(dir, o, defaultDataDir(), stdout.write)));
+    .action((dir: string, o: { id?: string; dtype?: Dtype; force?: boolean; modelsDir?: string; catalog?: string }) => run(importCommand(dir, o, defaultDataDir(), stdout.write)));
   models
     .command('rm')
     .description('remove an installed model and any partial download of it')

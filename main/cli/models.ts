@@ -23,6 +23,7 @@ import {
   findModel,
   formatBytes,
   importModel,
+  isAlreadyInstalled,
   loadCatalog,
   pullModel,
   removeModel,
@@ -183,10 +184,10 @@ export async function pullCommand(
   }
 }
 
-/** `models import <dir> [--id ID]`. */
+/** `models import <dir> [--id ID] [--force]`: an id already installed is replaced only with --force. */
 export async function importCommand(
   dir: string,
-  o: ModelsPlaces & { id?: string; dtype?: Dtype },
+  o: ModelsPlaces & { id?: string; dtype?: Dtype; force?: boolean },
   dataDir: string,
   write: (text: string) => void,
   io: ModelsIo = defaultIo(write),
@@ -204,6 +205,7 @@ export async function importCommand(
       ...(catalog ? { catalog } : {}),
       ...(o.id ? { id: o.id } : {}),
       ...(o.dtype ? { dtype: o.dtype } : {}),
+      ...(o.force ? { replace: true } : {}),
       signal: controller.signal,
       onProgress: (p) => bar.update(p),
     });
@@ -217,6 +219,7 @@ export async function importCommand(
       io.err(`omnifusion: ${err.message}\n`);
       return EXIT_INTERRUPTED;
     }
+    if (isAlreadyInstalled(err)) throw new ModelError(err.code, `${err.message}; add --force to replace it`, { details: err.details });
     throw err;
   } finally {
     process.off('SIGINT', onSigint);

@@ -30,7 +30,7 @@ import { defaultHotkey, isAvoidedAccelerator, CAPTURE_COMMAND, type CaptureStatu
 import { decodeImage, ImageInputError } from './images/index.js';
 import { failedLayout, imageTextFromStored, layoutOf, pendingImageText, PAGE_TEXT_SOURCE, useOcrTokens } from './page-text.js';
 import { ocrRequest, readOcrAnswer } from './ocr.js';
-import { openStore, StoreError, type ConversationStore, type ConversationSummary as StoreConversationSummary, type Message, type AttachmentInfo } from './store/index.js';
+import { lockDataDir, openStore, StoreError, type ConversationStore, type DataLock, type ConversationSummary as StoreConversationSummary, type Message, type AttachmentInfo } from './store/index.js';
 import { EngineError, EngineHost, type EngineLauncher, type GenerationHandle } from '../engine/host.js';
 import type { ExecutionProvider } from '../engine/session.js';
 import type { ChatTurn, GenerateResult } from '../engine/protocol.js';
@@ -46,6 +46,7 @@ import {
   filesFor,
   findModel,
   importModel,
+  isAlreadyInstalled,
   listInstalled,
   loadCatalog,
   modelDir as installedModelDir,
@@ -201,10 +202,26 @@ function activeBranch(messages: readonly Message[]): Message[] {
 }
 
 /**
- * Open the store, start the engine (loading the model in the background) and return the API.
- * @throws StoreError when the history database cannot be opened (e.g. from a newer app version).
+ * Take the data folder (an exclusive lock: one OmniFusion process per folder), open the store,
+ * start the engine (loading the model in the background) and return the API. `close()` releases
+ * the folder.
+ * @throws StoreError 'locked' when another process (serve or the app) uses the data folder;
+ *   StoreError when the history database cannot be opened (e.g. from a newer app version).
  */
 export async function createApiService(options: ApiServiceOptions): Promise<ApiService> {
+  const dataLock = await lockDataDir(options.dataDir, {
+    onLost: (message) => process.stderr.write(`note: ${message}\n`),
+    onWait: (message) => process.stderr.write(`note: ${message}\n`),
+  });
+  try {
+    return await openApiService(options, dataLock);
+  } catch (err) {
+    await dataLock.release();
+    throw err;
+  }
+}
+
+async function openApiService(options: ApiServiceOptions, dataLock: DataLock): Promise<ApiService> {
   const store: ConversationStore = openStore({ dataDir: options.dataDir });
   const engine = new EngineHost(options.launcher ? { launcher: options.launcher } : {});
   const listeners = new Map<EventName, Set<(payload: never) => void>>();
@@ -676,9 +693,11 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
       await deactivate(id);
       return removeModel(modelsDir, id);
     },
-    'models.import': async ({ dir, id }) => {
+    'models.import': async ({ dir, id, replace, askToReplace }) => {
       if (typeof dir !== 'string' || !dir.trim()) throw new ApiRequestError('bad_request', 'give the folder to import');
       if (id !== undefined && (typeof id !== 'string' || !id)) throw new ApiRequestError('bad_request', 'the id to import as must be a model id');
+      if (replace !== undefined && typeof replace !== 'boolean') throw new ApiRequestError('bad_request', 'replace must be true or false');
+      if (askToReplace !== undefined && typeof askToReplace !== 'boolean') throw new ApiRequestError('bad_request', 'askToReplace must be true or false');
       const { catalog } = await readCatalog();
       let last: ModelProgress | undefined;
       try {
@@ -686,6 +705,7 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
           modelsDir,
           ...(catalog ? { catalog } : {}),
           ...(id ? { id } : {}),
+          ...(replace ? { replace: true } : {}),
           ...(options.download?.statfs ? { statfs: options.download.statfs } : {}),
           onProgress: (p) => {
             last = progressOf(p);
@@ -696,6 +716,8 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
         return { id: installed.id };
       } catch (err) {
         if (last) emit('models.progress', failedProgress(last, err));
+        if (isAlreadyInstalled(err) && askToReplace) return { id: String(err.details.id), alreadyInstalled: true };
+        if (isAlreadyInstalled(err)) throw new ApiRequestError('bad_request', `${err.message}; import it with replace to install over it, or under another id`);
         throw err;
       }
     },
@@ -780,6 +802,7 @@ export async function createApiService(options: ApiServiceOptions): Promise<ApiS
       for (const r of reading.values()) r.cancel();
       await engine.stop();
       store.close();
+      await dataLock.release();
     },
   };
 }

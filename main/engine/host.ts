@@ -7,6 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionProvider } from './session.js';
+import type { GraphDtype } from './package/hf-folder.js';
 import type {
   EngineErrorCode,
   EngineEvent,
@@ -109,13 +110,19 @@ export function nodeLauncher(env: NodeJS.ProcessEnv = {}): EngineLauncher {
   };
 }
 
+/** How to load a model beyond its folder, provider and threads. */
+export interface LoadModelOptions {
+  /** The onnx variant of an onnx-community folder that ships several (fp32, fp16, int8, q4f16, …). */
+  dtype?: GraphDtype;
+}
+
 /** Supervises one engine process. */
 export class EngineHost {
   private child: EngineProcess | undefined;
   private ready: Promise<void> | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  private lastLoad: { modelDir: string; executionProvider: ExecutionProvider; threads?: number } | undefined;
+  private lastLoad: { modelDir: string; executionProvider: ExecutionProvider; threads?: number; options: LoadModelOptions } | undefined;
   private needsReload = false;
 
   constructor(private readonly options: EngineHostOptions = {}) {}
@@ -179,12 +186,21 @@ export class EngineHost {
 
   /**
    * Load a model package in the engine (replacing the previous one).
-   * @throws EngineError 'bad_model' with a one-line message.
+   * @param options.dtype which onnx variant of an onnx-community folder to load (default: the first
+   *   present of fp32, fp16, q8, int8, …); refused for an OmniFusion package.
+   * @throws EngineError 'bad_model' with a one-line message (a dtype the folder lacks names the ones it has).
    */
-  async load(modelDir: string, executionProvider: ExecutionProvider = 'cpu', threads?: number): Promise<LoadedModelInfo> {
-    this.lastLoad = { modelDir, executionProvider, ...(threads !== undefined ? { threads } : {}) };
+  async load(modelDir: string, executionProvider: ExecutionProvider = 'cpu', threads?: number, options: LoadModelOptions = {}): Promise<LoadedModelInfo> {
+    this.lastLoad = { modelDir, executionProvider, ...(threads !== undefined ? { threads } : {}), options };
     this.needsReload = false;
-    return this.request<LoadedModelInfo>((id) => ({ type: 'load', id, modelDir, executionProvider, ...(threads !== undefined ? { threads } : {}) }));
+    return this.request<LoadedModelInfo>((id) => ({
+      type: 'load',
+      id,
+      modelDir,
+      executionProvider,
+      ...(threads !== undefined ? { threads } : {}),
+      ...(options.dtype !== undefined ? { dtype: options.dtype } : {}),
+    }));
   }
 
   /**
@@ -195,7 +211,7 @@ export class EngineHost {
     let requestId: number | undefined;
     let cancelled = false;
     const result = (async () => {
-      if (this.needsReload && this.lastLoad) await this.load(this.lastLoad.modelDir, this.lastLoad.executionProvider, this.lastLoad.threads);
+      if (this.needsReload && this.lastLoad) await this.load(this.lastLoad.modelDir, this.lastLoad.executionProvider, this.lastLoad.threads, this.lastLoad.options);
       return this.request<GenerateResult>(
         (id) => {
           requestId = id;

@@ -21,6 +21,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { decodeImage, type DecodedImage } from '../core/images/index.js';
+import { resourcePath } from '../core/resources.js';
 import { clipPreprocessBatch } from './preprocess/clip.js';
 import { idefics3Preprocess, type ImageGrid } from './preprocess/idefics3.js';
 import { resizePreprocessBatch } from './preprocess/resize.js';
@@ -67,6 +68,12 @@ export interface LoadOptions {
    * per graph. Default: the first present in that order.
    */
   dtype?: GraphDtype | Partial<Record<GraphName, GraphDtype>>;
+  /**
+   * On webgpu, keep the decoder's KV cache in GPU memory between steps (default true). False
+   * returns it to the CPU after every step, as every other provider does: for comparison
+   * (bench:engine part 3) and as a way around a driver that mishandles device outputs.
+   */
+  kvCacheOnDevice?: boolean;
 }
 
 /** What the vision encoder of the loaded family takes, from preprocess(). */
@@ -137,7 +144,12 @@ export class VlmPipeline {
     const notes: string[] = [];
     for (const name of GRAPH_NAMES) {
       const spec = manifest.graphs[name];
-      const opened = await openSession(path.join(folder, spec.file), providerForGraph(name, requested), options.threads ?? 0);
+      const opened = await openSession(path.join(folder, spec.file), providerForGraph(name, requested), {
+        threads: options.threads ?? 0,
+        ...(name === 'decoder_model_merged' && options.kvCacheOnDevice !== false
+          ? { deviceOutputs: Object.keys(spec.outputs).filter((o) => o.startsWith('present.')) }
+          : {}),
+      });
       if (name === 'decoder_model_merged' && manifest.origin === 'hf-config') adoptKvDtype(manifest, opened.session);
       checkGraphSignature(name, spec, opened.session);
       sessions[name] = opened.session;
@@ -163,8 +175,12 @@ export class VlmPipeline {
     if (!Number.isInteger(prefillChunk) || prefillChunk < 1) throw new BadRequestError(`prefillChunk must be a whole number ≥ 1, got ${prefillChunk}`);
     const pipeline = new VlmPipeline(folder, manifest, tokenizer, sessions, specialEmbeddings, defaults, info, prefillChunk);
     pipeline.visionPerFrame = manifest.family === 'idefics3' && visionProvider === 'cpu';
+    if (executionProvider === 'webgpu' && options.kvCacheOnDevice !== false) pipeline.kvGather = await openKvGather(manifest.text_config.kv_cache_dtype);
     return pipeline;
   }
+
+  /** On webgpu: the graph that reorders KV cache rows in GPU memory for beam search (see DecoderCache.reorder). */
+  private kvGather: ort.InferenceSession | undefined;
 
   /**
    * Idefics3 on the CPU: run the vision encoder once per frame (tile or global image) instead of
@@ -179,7 +195,7 @@ export class VlmPipeline {
 
   /** Release the onnxruntime sessions. */
   async dispose(): Promise<void> {
-    await Promise.all(GRAPH_NAMES.map((n) => this.sessions[n].release()));
+    await Promise.all([...GRAPH_NAMES.map((n) => this.sessions[n].release()), this.kvGather?.release()]);
   }
 
   /** Decode images (EXIF orientation, sRGB, alpha on white, size guards). */
@@ -404,7 +420,6 @@ export class VlmPipeline {
     const images = request.images ?? [];
     const { inputsEmbeds, promptIds, ocr, imageMs, promptMs } =
       this.manifest.family === 'omnifusion' ? await this.prepareSegments(request, images) : await this.prepareChat(request, images);
-    const imageDone = started + imageMs + promptMs;
     const promptLength = inputsEmbeds.length / this.manifest.text_config.hidden_size;
     const context = this.manifest.text_config.max_position_embeddings;
     if (context !== undefined) {
@@ -415,6 +430,24 @@ export class VlmPipeline {
       config.max_new_tokens = Math.min(config.max_new_tokens, context - promptLength);
     }
     const cache = new DecoderCache(this);
+    try {
+      return await this.decode(cache, inputsEmbeds, promptLength, promptIds, config, callbacks, { started, imageMs, promptMs, ocr });
+    } finally {
+      await cache.dispose();
+    }
+  }
+
+  /** Prefill, then search token by token, streaming text; the cache is the caller's to dispose. */
+  private async decode(
+    cache: DecoderCache,
+    inputsEmbeds: Float32Array,
+    promptLength: number,
+    promptIds: number[] | undefined,
+    config: GenerationConfig,
+    callbacks: GenerateCallbacks,
+    { started, imageMs, promptMs, ocr }: { started: number; imageMs: number; promptMs: number; ocr: OcrPromptInfo | undefined },
+  ): Promise<GenerateResult> {
+    const imageDone = started + imageMs + promptMs;
     const prefillLogits = await cache.prefill(inputsEmbeds, promptLength);
     const prefillDone = performance.now();
 
@@ -454,6 +487,7 @@ export class VlmPipeline {
       finish_reason: stopHit ? 'stop_string' : outcome.finishReason,
       prompt_length: promptLength,
       execution_provider: this.info.execution_provider,
+      kv_cache: cache.location,
       timings: {
         image_ms: imageMs,
         prefill_ms: prefillDone - imageDone + promptMs,
@@ -496,12 +530,27 @@ export class VlmPipeline {
 
   /** The decoder's prefill over inputs_embeds float32 [1,L,D] (past length 0): last-position logits float32 [vocab]. */
   async prefill(inputsEmbeds: Float32Array): Promise<Float32Array> {
-    return new DecoderCache(this).prefill(inputsEmbeds, inputsEmbeds.length / this.manifest.text_config.hidden_size);
+    const cache = new DecoderCache(this);
+    try {
+      return await cache.prefill(inputsEmbeds, inputsEmbeds.length / this.manifest.text_config.hidden_size);
+    } finally {
+      await cache.dispose();
+    }
   }
 
   /** Run decoder_model_merged once. Exposed to DecoderCache only. */
   async runDecoder(feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
     return this.sessions.decoder_model_merged.run(feeds);
+  }
+
+  /**
+   * Rows of a KV tensor in GPU memory gathered on the device: `data` [rows,heads,seq,head_dim] →
+   * [parentRows.length,heads,seq,head_dim], row r = data[parentRows[r]]. Exposed to DecoderCache only.
+   */
+  async gatherOnDevice(data: ort.Tensor, parentRows: readonly number[]): Promise<ort.Tensor> {
+    if (!this.kvGather) throw new Error('the KV cache is in GPU memory but no gather graph is loaded');
+    const indices = new ort.Tensor('int64', BigInt64Array.from(parentRows, (r) => BigInt(r)), [parentRows.length]);
+    return (await this.kvGather.run({ data, indices })).gathered!;
   }
 
   /** Whether decoder_model_merged has an input (position_ids and num_logits_to_keep are optional). */
@@ -518,9 +567,15 @@ export class VlmPipeline {
 /**
  * The decoder's KV cache across steps: `past_key_values.N.key/value` fed from the previous
  * `present.N.key/value`, with rows gathered when beams are reordered (HF `_reorder_cache`).
+ * On webgpu the presents stay in GPU memory (see OpenSessionOptions.deviceOutputs) and go back in
+ * as the next step's past without a copy; the replaced ones are freed at once, since GPU buffers
+ * are not reclaimed by the JS garbage collector.
  */
 class DecoderCache {
   private past: KvTensors = {};
+  /** Where every step so far left the KV cache: 'gpu-buffer' only if all presents stayed on the device. */
+  location: 'gpu-buffer' | 'cpu' = 'cpu';
+  private ranOnce = false;
   private pastLength = 0;
   private rows = 1;
   readonly vocabSize: number;
@@ -541,6 +596,7 @@ class DecoderCache {
   async prefill(inputsEmbeds: Float32Array, length: number): Promise<Float32Array> {
     const cfg = this.pipeline.manifest.text_config;
     const dtype = cfg.kv_cache_dtype;
+    await this.dispose();
     const empty = dtype === 'float16' ? new Uint16Array(0) : new Float32Array(0);
     for (let layer = 0; layer < cfg.num_hidden_layers; layer++) {
       for (const kind of ['key', 'value']) {
@@ -561,7 +617,7 @@ class DecoderCache {
 
   /** One token per row, each continuing the cached row `parentRows[r]`. Returns logits [rows*vocab]. */
   async step(tokens: readonly number[], parentRows: readonly number[]): Promise<Float32Array> {
-    this.reorder(parentRows);
+    await this.reorder(parentRows);
     const embeds = await this.pipeline.embedStep(tokens);
     const logits = await this.run(embeds, 1);
     this.steps += 1;
@@ -588,9 +644,15 @@ class DecoderCache {
     // Only the last position's logits are used (transformers.js sets 1 as well).
     if (this.hasLogitsToKeep) feeds.num_logits_to_keep = new ort.Tensor('int64', BigInt64Array.from([1n]), []);
     const out = await this.pipeline.runDecoder(feeds);
+    let onDevice = true;
     for (const name of Object.keys(this.past)) {
-      this.past[name] = out[name.replace('past_key_values', 'present')]!;
+      const present = out[name.replace('past_key_values', 'present')]!;
+      disposeOnDevice(this.past[name]!);
+      this.past[name] = present;
+      onDevice &&= present.location === 'gpu-buffer';
     }
+    this.location = onDevice && (!this.ranOnce || this.location === 'gpu-buffer') ? 'gpu-buffer' : 'cpu';
+    this.ranOnce = true;
     this.pastLength = total;
     const logits = out.logits!;
     const data = toFloat32(logits);
@@ -604,23 +666,58 @@ class DecoderCache {
     return last;
   }
 
-  /** Gather cache rows so row r continues old row parentRows[r]; identity needs no copy. */
-  private reorder(parentRows: readonly number[]): void {
+  /**
+   * Gather cache rows so row r continues old row parentRows[r]; identity needs no copy. A cache in
+   * GPU memory is gathered there by a one-node graph: onnxruntime-node 1.30 cannot read a
+   * 'gpu-buffer' tensor back into JS (getData() aborts the process), and a round trip would cost
+   * the copies the device cache exists to avoid.
+   */
+  private async reorder(parentRows: readonly number[]): Promise<void> {
     const identity = parentRows.length === this.rows && parentRows.every((p, i) => p === i);
     if (identity) return;
     for (const [name, tensor] of Object.entries(this.past)) {
       const [oldRows, ...rest] = tensor.dims as number[];
+      if (parentRows.some((parent) => parent < 0 || parent >= oldRows!)) throw new Error(`beam parent row out of range [0, ${oldRows})`);
+      if (tensor.location === 'gpu-buffer') {
+        this.past[name] = await this.pipeline.gatherOnDevice(tensor, parentRows);
+        tensor.dispose();
+        continue;
+      }
       const rowSize = rest.reduce((a, b) => a * b, 1);
       const src = tensor.data as Float32Array | Uint16Array;
       const dst = new (src.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(parentRows.length * rowSize);
       parentRows.forEach((parent, r) => {
-        if (parent < 0 || parent >= oldRows!) throw new Error(`beam parent row ${parent} out of range`);
         dst.set(src.subarray(parent * rowSize, (parent + 1) * rowSize), r * rowSize);
       });
       this.past[name] = new ort.Tensor(tensor.type as 'float32', dst as Float32Array, [parentRows.length, ...rest]);
     }
     this.rows = parentRows.length;
   }
+
+  /** Free the cache's GPU buffers (a no-op for a cache in CPU memory). */
+  async dispose(): Promise<void> {
+    for (const tensor of Object.values(this.past)) disposeOnDevice(tensor);
+    this.past = {};
+  }
+}
+
+/**
+ * The KV-cache row gather graph for `dtype` (resources/graphs, written by
+ * native-models/kv-cache/gather.py) on webgpu, its output left in GPU memory. Read as bytes so it
+ * also loads from inside a packaged app.asar.
+ */
+async function openKvGather(dtype: 'float32' | 'float16'): Promise<ort.InferenceSession> {
+  const bytes = await readFile(resourcePath(import.meta.url, `graphs/kv_gather.${dtype}.onnx`));
+  return ort.InferenceSession.create(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+    executionProviders: ['webgpu'],
+    preferredOutputLocation: 'gpu-buffer',
+    logSeverityLevel: 3,
+  });
+}
+
+/** Free a tensor held in GPU memory; CPU tensors are left to the garbage collector. */
+function disposeOnDevice(tensor: ort.Tensor): void {
+  if (tensor.location === 'gpu-buffer') tensor.dispose();
 }
 
 /** A float32 or float16 tensor's data as float32 (fp16 graphs may return half-precision outputs). */

@@ -7,7 +7,8 @@
  */
 import type { ExecutionProvider } from './session.js';
 import type { GenerationConfig } from './generation/config.js';
-import type { OcrTextPosition } from './package/manifest.js';
+import type { GraphName, OcrTextPosition } from './package/manifest.js';
+import type { GraphDtype } from './package/hf-folder.js';
 import type { PageTextBlock } from './text-ocr/engine.js';
 import type { Rotation } from './text-ocr/orientation.js';
 
@@ -69,6 +70,8 @@ export interface GenerateResult {
   finish_reason: FinishReason;
   prompt_length: number;
   execution_provider: string;
+  /** Where the decoder's KV cache lived between steps: 'gpu-buffer' only when it never left GPU memory (webgpu). */
+  kv_cache: 'gpu-buffer' | 'cpu';
   timings: GenerateTimings;
   /** Present when the request's `ocr_text` put text into the prompt. */
   ocr?: OcrPromptInfo;
@@ -85,6 +88,11 @@ export interface LoadedModelInfo {
   load_ms: number;
   /** Where the package puts OCR text in its prompt; absent when its manifest has no `prompt.ocr_text` (OCR tokens are refused). */
   ocr_text_position?: OcrTextPosition;
+  /**
+   * The onnx variant loaded per graph (transformers.js dtype names: fp32, int8, q4f16, …) of an
+   * onnx-community folder; absent for an OmniFusion package (one set of graphs, named by its manifest).
+   */
+  dtypes?: Record<GraphName, GraphDtype>;
 }
 
 /** How to read the text of a page (`recognize_text`). */
@@ -126,7 +134,12 @@ export interface RecognizeTextResult {
 
 /** Host → engine. */
 export type EngineRequest =
-  | { type: 'load'; id: number; modelDir: string; executionProvider: ExecutionProvider; threads?: number }
+  /**
+   * `dtype` picks the onnx variant of every graph of an onnx-community folder that ships several
+   * (see package/hf-folder.ts); a dtype the folder lacks is refused (bad_model) with the ones it
+   * has; an OmniFusion package (manifest.json) has one set of graphs and refuses any dtype.
+   */
+  | { type: 'load'; id: number; modelDir: string; executionProvider: ExecutionProvider; threads?: number; dtype?: GraphDtype }
   | { type: 'generate'; id: number; request: GenerateRequest }
   /** Page text OCR (PP-OCRv4); needs no loaded model. Served by a queue of its own, see engine-server.ts. */
   | { type: 'recognize_text'; id: number; image: ImageSource; options?: RecognizeTextOptions }

@@ -52,13 +52,25 @@ function autoCandidates(): Exclude<ExecutionProvider, 'auto'>[] {
   return ['cpu'];
 }
 
+/** What openSession does beyond the provider choice. */
+export interface OpenSessionOptions {
+  /** onnxruntime intra-op threads (0 lets it choose). */
+  threads?: number;
+  /**
+   * Outputs that stay in GPU memory when the session runs on webgpu (`preferredOutputLocation:
+   * 'gpu-buffer'`), so they can be fed back as inputs without a round trip through JS: the
+   * decoder's `present.*` KV cache. onnxruntime-node binds outputs to device memory only for
+   * WebGPU (shared reference §4, IO binding); on every other provider they come back to the CPU.
+   */
+  deviceOutputs?: readonly string[];
+}
+
 /**
  * Create a session for `file` on the requested provider; when that provider cannot be created
  * (no adapter, missing CUDA libraries, unsupported platform) fall back to CPU with a one-line note.
- * @param threads intra-op threads (0 lets onnxruntime choose).
  * @throws ModelPackageError when the graph cannot be loaded even on CPU (corrupt or not ONNX).
  */
-export async function openSession(file: string, requested: ExecutionProvider, threads = 0): Promise<OpenedSession> {
+export async function openSession(file: string, requested: ExecutionProvider, options: OpenSessionOptions = {}): Promise<OpenedSession> {
   const candidates = requested === 'auto' ? autoCandidates() : requested === 'cpu' ? ['cpu' as const] : [requested, 'cpu' as const];
   const failures: string[] = [];
   for (const ep of candidates) {
@@ -68,11 +80,15 @@ export async function openSession(file: string, requested: ExecutionProvider, th
       continue;
     }
     try {
+      const deviceOutputs = ep === 'webgpu' ? (options.deviceOutputs ?? []) : [];
       const session = await ort.InferenceSession.create(file, {
         executionProviders: [ep],
         graphOptimizationLevel: 'all',
-        intraOpNumThreads: threads,
+        intraOpNumThreads: options.threads ?? 0,
         logSeverityLevel: 3,
+        ...(deviceOutputs.length
+          ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((name) => [name, 'gpu-buffer' as const])) }
+          : {}),
       });
       const note = failures.length ? `${failures.join('; ')}; using cpu` : undefined;
       return { session, executionProvider: ep, ...(note ? { note } : {}) };

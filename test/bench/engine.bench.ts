@@ -14,6 +14,13 @@
  *    (first → last token) of each, their ratios, whether both produced the same tokens, and where
  *    the time goes (every onnxruntime run timed per graph; the rest is JS).
  *
+ * 3. on webgpu, where onnxruntime-node finds an adapter: the part-1 model with its KV cache kept in
+ *    GPU memory between steps (the engine's default there) against the cache returned to the CPU
+ *    after every step (kvCacheOnDevice: false, what every other provider does), decode tokens/s
+ *    and time to first token, with the CPU beside them. Skipped with the reason when no adapter is
+ *    found. On a machine without a GPU the adapter is Mesa's lavapipe (software Vulkan), where
+ *    "GPU memory" is host memory: that measures the copies and syncs avoided, not a real GPU.
+ *
  * Each engine of part 2 runs in a child process of its own (this file, OMNIFUSION_BENCH_CHILD), as
  * in use: the app's engine process holds only our engine. Runs alternate in ABBA order after a
  * warm-up run of each; one engine runs at a time. Both load the one onnxruntime-node 1.30.0
@@ -23,7 +30,7 @@
  * Both models need Debian's python3-torch and python3-onnx to build, once: the Idefics3 one takes
  * ~3–4 minutes on 2 cores and 1 GB of disk (.cache/bench/idefics3-bench).
  * Environment: OMNIFUSION_BENCH_THREADS (default os.availableParallelism()), OMNIFUSION_BENCH_RUNS
- * (timed runs of each engine in part 2, default 5), OMNIFUSION_BENCH_PART (1, 2 or both).
+ * (timed runs of each engine in part 2, default 5), OMNIFUSION_BENCH_PART (1, 2, 3 or all; default all).
  */
 import { execFileSync, fork } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
@@ -552,6 +559,52 @@ async function benchIdefics3(): Promise<void> {
   theirs.close();
 }
 
+// ---------------------------------------------------------------------------------------------
+// 3. WebGPU: KV cache kept in GPU memory vs returned to the CPU every step
+// ---------------------------------------------------------------------------------------------
+
+async function benchWebGpuKvCache(): Promise<void> {
+  ensureModel();
+  const variants = [
+    ['webgpu, KV cache in GPU memory', { executionProvider: 'webgpu', kvCacheOnDevice: true }],
+    ['webgpu, KV cache back to CPU each step', { executionProvider: 'webgpu', kvCacheOnDevice: false }],
+    ['cpu', { executionProvider: 'cpu' }],
+  ] as const;
+  const pipelines: VlmPipeline[] = [];
+  for (const [, options] of variants) pipelines.push(await VlmPipeline.load(BENCH_DIR, options));
+  const gpu = pipelines[0]!;
+  process.stdout.write('\n3. webgpu: KV cache in GPU memory vs returned to the CPU each step\n');
+  if (gpu.info.execution_provider !== 'webgpu') {
+    process.stdout.write(`skipped: ${gpu.info.note ?? 'webgpu was not used'}\n`);
+    await Promise.all(pipelines.map((p) => p.dispose()));
+    return;
+  }
+  const runs: { tps: number[]; ttft: number[]; kv: string; tokens: string }[] = pipelines.map(() => ({ tps: [], ttft: [], kv: '', tokens: '' }));
+  for (const p of pipelines) await engineDecode(p); // warm-up
+  for (let i = 0; i < RUNS; i++) {
+    for (const [v, p] of pipelines.entries()) {
+      const r = await p.generate(
+        { images: [{ path: PHOTO }], question: QUESTION, generation: { do_sample: false, num_beams: 1, max_new_tokens: NEW_TOKENS, eos_token_id: [] } },
+        { onToken: () => undefined },
+      );
+      runs[v]!.tps.push(r.timings.decode_tokens_per_s);
+      runs[v]!.ttft.push(r.timings.ttft_ms);
+      runs[v]!.kv = r.kv_cache;
+      runs[v]!.tokens = r.token_ids.join(',');
+    }
+  }
+  process.stdout.write(`adapter: onnxruntime-node webgpu (Dawn); ${NEW_TOKENS} new tokens; median of ${RUNS}\n\n`);
+  const base = median(runs[1]!.tps);
+  const rows = [['variant', 'decode tokens/s', 'vs cache to CPU', 'time to first token (ms)', 'kv_cache']];
+  for (const [v, [name]] of variants.entries()) {
+    const tps = median(runs[v]!.tps);
+    rows.push([name, tps.toFixed(1), `${(tps / base).toFixed(2)}×`, median(runs[v]!.ttft).toFixed(0), runs[v]!.kv]);
+  }
+  printTable(rows);
+  process.stdout.write(`same tokens in all three: ${runs.every((r) => r.tokens === runs[0]!.tokens)}\n`);
+  await Promise.all(pipelines.map((p) => p.dispose()));
+}
+
 function printTable(rows: string[][]): void {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   for (const r of rows) process.stdout.write(`${r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')}\n`);
@@ -561,7 +614,8 @@ const child = process.env.OMNIFUSION_BENCH_CHILD as Role | undefined;
 if (child) {
   await idefics3Child(child);
 } else {
-  const part = process.env.OMNIFUSION_BENCH_PART ?? 'both';
-  if (part === '1' || part === 'both') await benchOmniFusionDecoder();
-  if (part === '2' || part === 'both') await benchIdefics3();
+  const part = process.env.OMNIFUSION_BENCH_PART ?? 'all';
+  if (part === '1' || part === 'all') await benchOmniFusionDecoder();
+  if (part === '2' || part === 'all') await benchIdefics3();
+  if (part === '3' || part === 'all') await benchWebGpuKvCache();
 }

@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -233,14 +233,31 @@ describe('stopping and devices', () => {
     assert.deepEqual([out.execution_provider, out.model], ['cpu', 'idefics3-tiny']);
   });
 
+  // A machine without a usable GPU, on Linux where Dawn reaches GPUs through Vulkan only: the
+  // Vulkan loader is pointed at no driver (this hides lavapipe and real GPUs alike).
+  const noVulkanDriver = { VK_ICD_FILENAMES: '/nonexistent/no-gpu.json', VK_DRIVER_FILES: '/nonexistent/no-gpu.json' };
+
   test('--device webgpu without a usable GPU falls back to cpu with one note', async (t) => {
-    const run = await runCli(['ask', receipt, 'q?', '--model', TINY_MODEL_DIR, '--greedy', '--json', '--max-new-tokens', '3', '--device', 'webgpu']);
+    if (process.platform !== 'linux') return t.skip('hiding the GPU from Dawn is done through the Vulkan loader (Linux)');
+    const run = await runCli(['ask', receipt, 'q?', '--model', TINY_MODEL_DIR, '--greedy', '--json', '--max-new-tokens', '3', '--device', 'webgpu'], { env: noVulkanDriver });
     assert.equal(run.code, 0, run.stderr);
-    if (JSON.parse(run.stdout).execution_provider === 'webgpu') return t.skip('this machine has a usable WebGPU adapter');
     // Dawn (WebGPU's native library) may print its own warning first; ours is one line.
     assert.equal(run.stderr.split('\n').filter((l) => l.startsWith('note:')).length, 1, run.stderr);
-    assert.match(run.stderr, /^note: webgpu unavailable: .*; using cpu$/m);
-    assert.equal(JSON.parse(run.stdout).execution_provider, 'cpu');
+    assert.match(run.stderr, /^note: webgpu unavailable: no usable WebGPU adapter .*; using cpu$/m);
+    const out = JSON.parse(run.stdout) as { execution_provider: string; kv_cache: string };
+    assert.deepEqual([out.execution_provider, out.kv_cache], ['cpu', 'cpu']);
+  });
+
+  test('--device webgpu with an adapter: the KV cache stays in GPU memory and the tokens are the CPU\'s', async (t) => {
+    const args = ['ask', receipt, 'What is the total?', '--model', TINY_MODEL_DIR, '--greedy', '--json', '--max-new-tokens', '6'];
+    const gpu = await runCli([...args, '--device', 'webgpu']);
+    assert.equal(gpu.code, 0, gpu.stderr);
+    const onGpu = JSON.parse(gpu.stdout) as { execution_provider: string; kv_cache: string; token_ids: number[] };
+    if (onGpu.execution_provider !== 'webgpu') return t.skip('no WebGPU adapter here (.ci/run installs Mesa lavapipe)');
+    const onCpu = JSON.parse((await runCli([...args, '--device', 'cpu'])).stdout) as { kv_cache: string; token_ids: number[] };
+    assert.equal(onGpu.kv_cache, 'gpu-buffer');
+    assert.equal(onCpu.kv_cache, 'cpu');
+    assert.deepEqual(onGpu.token_ids, onCpu.token_ids);
   });
 });
 
@@ -263,5 +280,77 @@ describe('omnifusion models verify', () => {
     const run = await runCli(['models', 'verify', dir]);
     assert.ok(isOneLineError(run), run.stderr);
     assert.match(run.stderr, /special_embeddings\.bin: sha256 mismatch/);
+  });
+});
+
+describe('--dtype picks the onnx variant of an onnx-community folder', () => {
+  const receipt = path.join(REAL_DATA_DIR, 'documents/cord_receipt_00004_reencoded.jpg');
+  const IDEFICS3_DIR = path.join(TINY_MODEL_DIR, '../idefics3-tiny');
+  const GRAPHS = ['vision_encoder', 'embed_tokens', 'decoder_model_merged'];
+  const askJson = (model: string, ...extra: string[]) => runCli(['ask', receipt, 'What is the total?', '--model', model, '--greedy', '--json', '--max-new-tokens', '4', ...extra]);
+
+  /**
+   * idefics3-tiny with a second variant: each graph copied to `<graph>_int8.onnx` (a file name:
+   * the loader takes the dtype from the suffix, and these graphs are float32 inside), and the fp32
+   * files, the default, overwritten with bytes no onnxruntime can load.
+   */
+  async function twoVariants(): Promise<string> {
+    const dir = path.join(tmp, 'two-variants');
+    await cp(IDEFICS3_DIR, dir, { recursive: true });
+    for (const g of GRAPHS) {
+      await copyFile(path.join(dir, 'onnx', `${g}.onnx`), path.join(dir, 'onnx', `${g}_int8.onnx`));
+      await writeFile(path.join(dir, 'onnx', `${g}.onnx`), 'not an onnx graph');
+    }
+    return dir;
+  }
+
+  test('--dtype int8 loads the _int8 files (the same answer as the intact fp32 folder) and --json reports it', async () => {
+    const dir = await twoVariants();
+    const reference = await askJson(IDEFICS3_DIR);
+    assert.equal(reference.code, 0, reference.stderr);
+    const plain = JSON.parse(reference.stdout) as { token_ids: number[]; dtype: string | null; dtypes: Record<string, string> | null };
+    assert.equal(plain.dtype, 'fp32');
+    assert.deepEqual(plain.dtypes, { vision_encoder: 'fp32', embed_tokens: 'fp32', decoder_model_merged: 'fp32' });
+
+    const run = await askJson(dir, '--dtype', 'int8');
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, '');
+    const out = JSON.parse(run.stdout) as { token_ids: number[]; dtype: string; dtypes: Record<string, string>; model: string };
+    assert.equal(out.model, 'two-variants');
+    assert.equal(out.dtype, 'int8');
+    assert.deepEqual(out.dtypes, { vision_encoder: 'int8', embed_tokens: 'int8', decoder_model_merged: 'int8' });
+    assert.equal(out.token_ids.length, 4);
+    assert.deepEqual(out.token_ids, plain.token_ids, 'the int8 files hold the same graphs as the fp32 ones');
+
+    // Without --dtype the first present variant, fp32, is loaded: here the damaged files.
+    const fallback = await askJson(dir);
+    assert.ok(isOneLineError(fallback), `expected a one-line error, got code ${fallback.code}:\n${fallback.stderr}`);
+    assert.equal(fallback.code, 1);
+    assert.match(fallback.stderr, /vision_encoder\.onnx/);
+    assert.doesNotMatch(fallback.stderr, /_int8/);
+  });
+
+  test('a dtype the folder lacks gets one line listing the ones it has (exit 1); an OmniFusion package takes none; an unknown name is usage', async () => {
+    const dir = await twoVariants();
+    const missing = await askJson(dir, '--dtype', 'q4f16');
+    assert.ok(isOneLineError(missing), missing.stderr);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr, `omnifusion: ${dir} has no q4f16 graphs (onnx/*_q4f16.onnx); it has: fp32, int8\n`);
+    assert.equal(missing.stdout, '');
+
+    const omnifusion = await askJson(TINY_MODEL_DIR, '--dtype', 'fp16');
+    assert.ok(isOneLineError(omnifusion), omnifusion.stderr);
+    assert.equal(omnifusion.code, 1);
+    assert.equal(omnifusion.stderr, `omnifusion: ${TINY_MODEL_DIR} is an OmniFusion package with one set of graphs: a dtype (fp16) chooses among the onnx variants of an onnx-community folder\n`);
+    // Without --dtype it runs and says it has no variants.
+    const plain = await askJson(TINY_MODEL_DIR);
+    assert.equal(plain.code, 0, plain.stderr);
+    const out = JSON.parse(plain.stdout) as { dtype: unknown; dtypes: unknown };
+    assert.deepEqual([out.dtype, out.dtypes], [null, null]);
+
+    const unknown = await askJson(dir, '--dtype', 'fp64');
+    assert.ok(isOneLineError(unknown), unknown.stderr);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--dtype.*fp64.*Allowed choices are fp32, fp16, int8, uint8, q8, q4, q4f16, bnb4/);
   });
 });

@@ -248,12 +248,58 @@ describe('omnifusion models', () => {
     await assert.rejects(stat(path.join(root, 'other', 'tiny-vlm-pinned')), { code: 'ENOENT' });
   });
 
+  test('import over an installed id is refused (one line naming it, suggesting --force) and touches nothing; --force replaces it', async () => {
+    const dir = path.join(root, 'replace-models');
+    const first = path.join(root, 'offline', 'first');
+    const second = path.join(root, 'offline', 'second');
+    for (const src of [first, second]) {
+      for (const [p, b] of Object.entries(CONTENT)) {
+        await mkdir(path.dirname(path.join(src, p)), { recursive: true });
+        await writeFile(path.join(src, p), b);
+      }
+    }
+    const marker = path.join(dir, 'tiny-vlm-pinned', 'installed.json');
+    const installed = await runCli(['models', 'import', first, '--id', 'tiny-vlm-pinned', '--models-dir', dir]);
+    assert.equal(installed.code, 0, installed.stderr);
+    const before = await readFile(marker, 'utf8');
+    assert.equal(JSON.parse(before).source.from, first);
+
+    const refused = await runCli(['models', 'import', second, '--id', 'tiny-vlm-pinned', '--models-dir', dir]);
+    assertOneLine(refused, 1, /./);
+    assert.equal(refused.stderr, `omnifusion: model "tiny-vlm-pinned" is already installed in ${path.join(dir, 'tiny-vlm-pinned')}; add --force to replace it\n`);
+    assert.equal(refused.stdout, '');
+    assert.equal(await readFile(marker, 'utf8'), before, 'the installed model is untouched');
+    assert.deepEqual(await readdir(path.join(dir, '.partial')).catch(() => []), [], 'nothing was staged');
+
+    const forced = await runCli(['models', 'import', second, '--id', 'tiny-vlm-pinned', '--models-dir', dir, '--force']);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.match(forced.stdout, /^imported Tiny VLM \(tiny-vlm-pinned\) as tiny-vlm-pinned in /);
+    const after = JSON.parse(await readFile(marker, 'utf8'));
+    assert.equal(after.source.from, second);
+    assert.equal(Object.values(after.files as Record<string, { bytes: number }>).reduce((n, f) => n + f.bytes, 0), TOTAL_BYTES);
+    const listed = await runCli(['models', 'list', '--json', '--models-dir', dir]);
+    assert.deepEqual((JSON.parse(listed.stdout) as ModelsCatalog).models.filter((m) => m.installed).map((m) => m.id), ['tiny-vlm-pinned']);
+
+    // A folder OmniFusion did not install is never replaced, not even with --force.
+    const copy = path.join(root, 'offline', 'copy-for-stray');
+    await cp(path.join(dir, 'tiny-vlm-pinned'), copy, { recursive: true });
+    await mkdir(path.join(dir, 'stray'));
+    await writeFile(path.join(dir, 'stray', 'notes.txt'), 'mine');
+    for (const force of [[], ['--force']]) {
+      const run = await runCli(['models', 'import', copy, '--id', 'stray', '--models-dir', dir, ...force]);
+      assertOneLine(run, 1, /./);
+      assert.equal(run.stderr, `omnifusion: ${path.join(dir, 'stray')} is in the way: it is not a model OmniFusion installed; move it away or import under another id\n`);
+    }
+    assert.equal(await readFile(path.join(dir, 'stray', 'notes.txt'), 'utf8'), 'mine');
+  });
+
   test('usage mistakes exit 2 with one line; unknown models exit 1', async () => {
     assertOneLine(await runCli(['models', 'pull']), 2, /^omnifusion: missing required argument 'id'/);
     assertOneLine(await runCli(['models', 'pull', 'tiny-vlm', '--dtype', 'fp64']), 2, /--dtype.*fp64/);
     assertOneLine(await runCli(['models', 'pull', 'nope']), 1, /^omnifusion: unknown model "nope" \(known: tiny-vlm, tiny-vlm-pinned, gated-vlm, missing-vlm\)$/m);
     assertOneLine(await runCli(['models', 'pull', 'tiny-vlm', '--dtype', 'int8']), 1, /^omnifusion: model "tiny-vlm" has no int8 weights \(it has: fp32\)$/m);
     assertOneLine(await runCli(['models', 'list', '--catalog', path.join(root, 'no-such.json')]), 1, /cannot read the model catalog \(ENOENT\)$/m);
+    assertOneLine(await runCli(['models', 'import', root, '--force=yes']), 2, /--force/);
   });
 });
 

@@ -5,22 +5,23 @@
  * the default model with its size and memory; Download shows a progress bar with bytes, rate and
  * time left and ends installed (and used); the model manager (opened with the header's
  * [data-testid=models-button]) lists the models, downloads another, cancels (keeping the bytes),
- * resumes, removes, and shows a 404 as one line. Screenshots go to test-results/e2e/.
+ * resumes, removes, and shows a 404 as one line; importing a folder whose model is already
+ * installed asks first (Cancel keeps it, Replace imports over it). Screenshots go to test-results/e2e/.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type Browser, type Page } from 'playwright-core';
+import { type Page } from 'playwright-core';
 import type { ModelsCatalog } from '../../main/api/contract.js';
 import type { Catalog, CatalogModel } from '../../main/core/models/catalog.js';
-import { ARTIFACTS, launchChromium } from '../helpers/browser.js';
+import { openAppSession, type AppSession } from '../helpers/app-session.js';
+import { ARTIFACTS } from '../helpers/browser.js';
 import { HubServer } from '../helpers/hub-server.js';
-import { call, stopServe, type Server } from '../helpers/serve.js';
+import { call, type Server } from '../helpers/serve.js';
 import { REPO_ROOT } from '../fixtures/reference-cases.js';
-import { CONTENT, REPO, REV, TOTAL_BYTES, testModel } from '../unit/models/fixture.js';
+import { CONTENT, REPO, REV, TOTAL_BYTES, sha256, testModel } from '../unit/models/fixture.js';
 
 const OTHER_REPO = 'test-org/other-vlm';
 
@@ -50,15 +51,13 @@ async function startServeWithoutModel(root: string, hubUrl: string): Promise<Ser
 }
 
 describe('first-run screen and model manager in Chromium against omnifusion serve', () => {
-  let root: string;
   let hub: HubServer;
+  let app: AppSession;
   let server: Server;
-  let browser: Browser;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[];
 
   before(async () => {
-    root = await mkdtemp(path.join(os.tmpdir(), 'omnifusion-e2e-models-'));
     hub = await HubServer.start(Object.entries(CONTENT).flatMap(([p, content]) => [REPO, OTHER_REPO].map((repo) => ({ repo, revision: REV, path: p, content }))));
     const catalog: Catalog = {
       format: 'omnifusion-model-catalog',
@@ -69,19 +68,17 @@ describe('first-run screen and model manager in Chromium against omnifusion serv
         model('missing-vlm', 'Missing VLM', 'test-org/missing'),
       ],
     };
-    await writeFile(path.join(root, 'catalog.json'), JSON.stringify(catalog));
-    server = await startServeWithoutModel(root, hub.url);
-    await mkdir(ARTIFACTS, { recursive: true });
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1200, height: 820 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    app = await openAppSession('models', {
+      viewport: { width: 1200, height: 820 },
+      prepare: (root) => writeFile(path.join(root, 'catalog.json'), JSON.stringify(catalog)),
+      start: (root) => startServeWithoutModel(root, hub.url),
+    });
+    ({ server, page, pageErrors } = app);
   });
 
   after(async () => {
-    await browser?.close();
-    if (server) await stopServe(server);
+    await app?.close();
     await hub?.close();
-    await rm(root, { recursive: true, force: true });
   });
 
   const byTestId = (id: string) => page.getByTestId(id);
@@ -193,6 +190,70 @@ describe('first-run screen and model manager in Chromium against omnifusion serv
     assert.equal((await error.innerText()).includes('\n'), false);
     assert.equal(await entry('missing-vlm').getAttribute('data-state'), 'available');
     await page.screenshot({ path: path.join(ARTIFACTS, 'models-manager.png') });
+    await page.keyboard.press('Escape');
+    await byTestId('model-manager').waitFor({ state: 'detached' });
+    assert.deepEqual(pageErrors, []);
+  });
+
+  test('importing a folder whose model is installed asks first: Cancel keeps it, Replace imports it over it', async () => {
+    // An exported package: its files and a manifest with their checksums.
+    const src = path.join(app.dataDir, 'package');
+    for (const [p, content] of Object.entries(CONTENT)) {
+      await mkdir(path.dirname(path.join(src, p)), { recursive: true });
+      await writeFile(path.join(src, p), content);
+    }
+    const files = Object.fromEntries(Object.entries(CONTENT).map(([p, b]) => [p, { bytes: b.length, sha256: sha256(b) }]));
+    await writeFile(path.join(src, 'manifest.json'), JSON.stringify({ format: 'omnifusion-model-package', name: 'My Package', family: 'idefics3', files }));
+    const marker = path.join(app.dataDir, 'models', 'my-package', 'installed.json');
+    const installedAt = async (): Promise<string> => (JSON.parse(await readFile(marker, 'utf8')) as { installedAt: string }).installedAt;
+    const installedIds = async (): Promise<string[]> => (await call<ModelsCatalog>(server, 'models.catalog', {})).models.filter((m) => m.installed).map((m) => m.id);
+    const importForm = async (): Promise<{ dir: string; id: string }> => ({ dir: await byTestId('model-import-dir').inputValue(), id: await byTestId('model-import-id').inputValue() });
+
+    await byTestId('models-button').click();
+    await byTestId('model-manager').waitFor();
+    await byTestId('model-import-dir').fill(src);
+    await byTestId('model-import-id').fill('my-package');
+    await byTestId('model-import-submit').click();
+    await page.locator('[data-testid=model-entry][data-model-id="my-package"][data-state=installed]').waitFor({ timeout: 30_000 });
+    await page.waitForFunction(() => (document.querySelector<HTMLInputElement>('[data-testid=model-import-dir]')?.value ?? 'x') === '');
+    const first = await installedAt();
+
+    // The same folder again: a question naming the model, not an error; nothing changes yet.
+    await byTestId('model-import-dir').fill(src);
+    await byTestId('model-import-id').fill('my-package');
+    await byTestId('model-import-submit').click();
+    const offer = byTestId('model-import-replace');
+    await offer.waitFor();
+    assert.equal(await offer.getAttribute('data-model-id'), 'my-package');
+    assert.equal(await byTestId('model-import-replace-text').innerText(), "My Package is already installed. Replace it with the folder's copy?");
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'model-import-replace-cancel', 'Cancel has the focus');
+    assert.equal(await byTestId('model-import-error').count(), 0);
+    assert.equal(await installedAt(), first, 'the installed model is untouched while asking');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'models-import-replace.png') });
+
+    // Cancel: the question goes, the model stays installed once, the form keeps what was typed.
+    await byTestId('model-import-replace-cancel').click();
+    await offer.waitFor({ state: 'detached' });
+    assert.deepEqual(await importForm(), { dir: src, id: 'my-package' });
+    assert.equal(await byTestId('model-import-error').count(), 0);
+    assert.deepEqual((await installedIds()).filter((id) => id === 'my-package'), ['my-package']);
+    assert.equal(await entry('my-package').count(), 1);
+    assert.equal(await entry('my-package').getAttribute('data-state'), 'installed');
+    assert.equal(await installedAt(), first);
+
+    // Again, and Replace: imported over it, no error, the form cleared.
+    await byTestId('model-import-submit').click();
+    await offer.waitFor();
+    await byTestId('model-import-replace-confirm').click();
+    await offer.waitFor({ state: 'detached' });
+    await page.waitForFunction(() => (document.querySelector<HTMLInputElement>('[data-testid=model-import-dir]')?.value ?? 'x') === '', null, { timeout: 30_000 });
+    assert.notEqual(await installedAt(), first, 'installed again from the folder');
+    assert.deepEqual((await installedIds()).filter((id) => id === 'my-package'), ['my-package']);
+    assert.equal(await entry('my-package').count(), 1);
+    assert.equal(await entry('my-package').getAttribute('data-state'), 'installed');
+    assert.equal(await byTestId('model-import-error').count(), 0);
+    assert.equal(await entry('my-package').getByTestId('model-error').count(), 0);
+
     await page.keyboard.press('Escape');
     await byTestId('model-manager').waitFor({ state: 'detached' });
     assert.deepEqual(pageErrors, []);

@@ -7,13 +7,14 @@
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
-import { REAL_DATA_DIR } from '../fixtures/reference-cases.js';
+import { REAL_DATA_DIR, TINY_MODEL_DIR } from '../fixtures/reference-cases.js';
 import { call, startServe, stopServe, type Server } from '../helpers/serve.js';
+import { isOneLineError, runCli } from '../helpers/cli.js';
 
 interface Msg {
   id: string;
@@ -173,6 +174,63 @@ describe('kill -9 of serve in the middle of a streamed answer', () => {
         assert.ok(interrupted!.content.length < 20_000, 'the answer was cut by the kill');
       } finally {
         await stopServe(server);
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('one OmniFusion process per data folder', () => {
+  const serveArgs = (dataDir: string) => ['serve', '--model', TINY_MODEL_DIR, '--data-dir', dataDir, '--port', '0'];
+
+  test('a second serve on the same data folder is refused with one line naming the first (exit 1); after a clean stop it starts', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnifusion-lock-'));
+    try {
+      const first = await startServe(dataDir);
+      try {
+        await call(first, 'conversations.create', { title: 'Kept' });
+        const second = await runCli(serveArgs(dataDir), { timeoutMs: 30_000 });
+        assert.ok(isOneLineError(second), `one line expected, got code ${second.code}:\n${second.stderr}`);
+        assert.equal(second.code, 1);
+        assert.equal(second.stderr, `omnifusion: ${dataDir} is already used by another OmniFusion process (pid ${first.child.pid}); stop it first, or use another data folder\n`);
+        assert.equal(second.stdout, '', 'the second one never served');
+        // The first one is unharmed.
+        assert.deepEqual((await call<{ title: string }[]>(first, 'conversations.list', {})).map((c) => c.title), ['Kept']);
+      } finally {
+        await stopServe(first);
+      }
+      await assert.rejects(stat(path.join(dataDir, 'omnifusion.lock')), { code: 'ENOENT' }, 'a clean stop releases the folder');
+      const started = Date.now();
+      const again = await startServe(dataDir);
+      try {
+        assert.ok(Date.now() - started < 8000, 'no wait after a clean stop');
+        assert.deepEqual((await call<{ title: string }[]>(again, 'conversations.list', {})).map((c) => c.title), ['Kept']);
+      } finally {
+        await stopServe(again);
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('the lock of a serve killed with kill -9 does not block: the next serve takes the folder over', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnifusion-lock-kill-'));
+    try {
+      const first = await startServe(dataDir);
+      await call(first, 'conversations.create', { title: 'Before the kill' });
+      first.child.kill('SIGKILL');
+      await new Promise((resolve) => first.child.once('exit', resolve));
+      assert.ok((await stat(path.join(dataDir, 'omnifusion.lock'))).isDirectory(), 'the killed process left its lock behind');
+      const again = await startServe(dataDir);
+      try {
+        assert.deepEqual((await call<{ title: string }[]>(again, 'conversations.list', {})).map((c) => c.title), ['Before the kill']);
+        // And it holds the folder now: a third is refused, naming the new holder.
+        const third = await runCli(serveArgs(dataDir), { timeoutMs: 30_000 });
+        assert.equal(third.code, 1, third.stderr);
+        assert.match(third.stderr, new RegExp(`already used by another OmniFusion process \\(pid ${again.child.pid}\\)`));
+      } finally {
+        await stopServe(again);
       }
     } finally {
       await rm(dataDir, { recursive: true, force: true });

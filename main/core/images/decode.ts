@@ -5,7 +5,8 @@
  *
  * Pure Node (sharp/libvips); never imports electron.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { constants as fsConstants, type Stats } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { ImageInputError } from './errors.js';
@@ -117,6 +118,96 @@ function classifySharpError(err: unknown, name: string, buf: Buffer, format: Sni
   return new ImageInputError('truncated', name, `truncated or corrupt ${FORMAT_NAMES[format]} data`, { cause: err });
 }
 
+/** What a path that is not a regular file is, for the message that refuses it. */
+function nonFileKind(st: Stats): string | undefined {
+  if (st.isFile()) return undefined;
+  if (st.isDirectory()) return 'a folder';
+  if (st.isFIFO()) return 'a named pipe (FIFO)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'a special file';
+}
+
+/** @throws ImageInputError('not_an_image') unless `st` is a regular file; a device or pipe is named by its path (`zero` alone says little). */
+function refuseNonFile(st: Stats, name: string, file: string): void {
+  const kind = nonFileKind(st);
+  if (kind === 'a folder') throw new ImageInputError('not_an_image', name, 'is a folder, not an image file');
+  if (kind) throw new ImageInputError('not_an_image', name, `${file} is ${kind}, not an image file`);
+}
+
+function readProblem(err: unknown, name: string, file: string): ImageInputError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new ImageInputError('not_found', name, `file not found (${file})`, { cause: err });
+  if (code === 'EISDIR') return new ImageInputError('not_an_image', name, 'is a folder, not an image file', { cause: err });
+  return new ImageInputError('not_found', name, `cannot read the file (${code ?? 'error'})`, { cause: err });
+}
+
+/**
+ * Check that `file` can be an image before anything is read from it: it exists, is a regular
+ * file (not a folder, device such as /dev/zero, named pipe or socket, which could be endless
+ * or block), and is not over `maxBytes`. Only `stat` is used, so a FIFO is never opened.
+ * @returns the file's size in bytes.
+ * @throws ImageInputError with code 'not_found' | 'not_an_image' | 'too_large_file'.
+ */
+export async function checkImageFile(file: string, opts: Pick<DecodeOptions, 'maxBytes'> = {}): Promise<number> {
+  const maxBytes = limitOrInfinity(opts.maxBytes, DEFAULT_MAX_BYTES);
+  const name = path.basename(file);
+  let st: Stats;
+  try {
+    st = await stat(file);
+  } catch (err) {
+    throw readProblem(err, name, file);
+  }
+  refuseNonFile(st, name, file);
+  // Checked from stat so a huge file is refused without reading it.
+  if (st.size > maxBytes) throw new ImageInputError('too_large_file', name, `${formatBytes(st.size)} exceeds the ${formatBytes(maxBytes)} file-size limit`);
+  return st.size;
+}
+
+/**
+ * Read an image file, never more than `maxBytes` + 1 bytes: checked with checkImageFile first,
+ * then opened without blocking (O_NONBLOCK: a FIFO swapped in meanwhile cannot hang the open)
+ * and checked again on the open descriptor (fstat), then read up to the limit, so a file that
+ * grows while it is read is refused instead of filling memory.
+ * @throws ImageInputError ('not_found' | 'not_an_image' | 'too_large_file').
+ */
+export async function readImageFile(file: string, opts: Pick<DecodeOptions, 'maxBytes'> = {}): Promise<Buffer> {
+  const maxBytes = limitOrInfinity(opts.maxBytes, DEFAULT_MAX_BYTES);
+  const name = path.basename(file);
+  await checkImageFile(file, { maxBytes });
+  let fh;
+  try {
+    fh = await open(file, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+  } catch (err) {
+    throw readProblem(err, name, file);
+  }
+  try {
+    const st = await fh.stat();
+    refuseNonFile(st, name, file);
+    const tooLarge = (size: number) => new ImageInputError('too_large_file', name, `${formatBytes(size)} exceeds the ${formatBytes(maxBytes)} file-size limit`);
+    if (st.size > maxBytes) throw tooLarge(st.size);
+    // Read what stat promised plus one byte, then on in 64 KiB steps: a file that grew past the
+    // limit is refused after at most maxBytes + 1 bytes; one that shrank simply ends early.
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (let size = Math.min(st.size + 1, maxBytes + 1); ; size = Math.min(64 * 1024, maxBytes + 1 - total)) {
+      const chunk = Buffer.allocUnsafe(size);
+      const { bytesRead } = await fh.read(chunk, 0, size, null);
+      if (bytesRead === 0) break;
+      chunks.push(bytesRead === size ? chunk : chunk.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > maxBytes) throw tooLarge(total);
+    }
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+  } catch (err) {
+    if (err instanceof ImageInputError) throw err;
+    throw readProblem(err, name, file);
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
 /**
  * Decode an image file or buffer into 8-bit sRGB RGB pixels (HWC).
  *
@@ -132,8 +223,10 @@ function classifySharpError(err: unknown, name: string, buf: Buffer, format: Sni
  *   build a figure end on the complete figure; the first is often almost empty),
  *   multi-page TIFF its first page, HEIF its primary image.
  *
- * Guards, checked before pixels are decoded: file size (`maxBytes`, from stat for a
- * path) and pixel count of the frame (`maxPixels`, from the header).
+ * Guards, checked before pixels are decoded: a path must be a regular file (a device, pipe or
+ * folder is refused before it is opened: /dev/zero would never end), file size (`maxBytes`,
+ * from stat for a path, and the read stops one byte past it) and pixel count of the frame
+ * (`maxPixels`, from the header).
  *
  * @param input a file path or the encoded bytes.
  * @throws ImageInputError with code 'not_found' | 'empty_file' | 'too_large_file' |
@@ -146,27 +239,7 @@ export async function decodeImage(input: Buffer | string, opts: DecodeOptions = 
 
   let buf: Buffer;
   if (typeof input === 'string') {
-    let size: number;
-    try {
-      const st = await stat(input);
-      if (st.isDirectory()) throw new ImageInputError('not_an_image', name, 'is a folder, not an image file');
-      size = st.size;
-    } catch (err) {
-      if (err instanceof ImageInputError) throw err;
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') throw new ImageInputError('not_found', name, `file not found (${input})`, { cause: err });
-      throw new ImageInputError('not_found', name, `cannot read the file (${code ?? 'error'})`, { cause: err });
-    }
-    // Checked from stat so a huge file is refused without reading it.
-    if (size > maxBytes) {
-      throw new ImageInputError('too_large_file', name, `${formatBytes(size)} exceeds the ${formatBytes(maxBytes)} file-size limit`);
-    }
-    try {
-      buf = await readFile(input);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new ImageInputError('not_found', name, `cannot read the file (${code ?? 'error'})`, { cause: err });
-    }
+    buf = await readImageFile(input, { maxBytes });
   } else {
     buf = input;
   }

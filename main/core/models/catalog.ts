@@ -3,10 +3,9 @@
  * they weigh and what they are good at. Typed loader, validation with one-line errors, and the
  * choice of a default model for a new user.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resourcePath } from '../resources.js';
 import { isSha256 } from './hash.js';
 
 /** Model families the engine knows (one family module each). */
@@ -108,23 +107,10 @@ export class CatalogError extends Error {
 }
 
 /**
- * resources/catalog.json of this checkout or build: the first `resources/catalog.json` found
- * walking up from this module (main/core/models under tsx, dist/main/core/models once built).
- * A packaged app that keeps the catalog elsewhere passes its own path to loadCatalog.
+ * resources/catalog.json of this checkout or build (see resourcePath). A packaged app that keeps
+ * the catalog elsewhere passes its own path to loadCatalog.
  */
-export const DEFAULT_CATALOG_PATH = findUp(path.dirname(fileURLToPath(import.meta.url)), 'resources/catalog.json');
-
-function findUp(from: string, relative: string): string {
-  let dir = from;
-  for (let i = 0; i < 6; i++) {
-    const candidate = path.join(dir, relative);
-    if (existsSync(candidate)) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  return path.resolve(from, '../../..', relative);
-}
+export const DEFAULT_CATALOG_PATH = resourcePath(import.meta.url, 'catalog.json');
 
 /**
  * Read and validate a catalog file.

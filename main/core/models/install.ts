@@ -295,6 +295,11 @@ export interface ImportOptions {
   id?: string;
   /** Catalog dtype of the folder (default: the source marker's, else the model's CPU default). */
   dtype?: Dtype;
+  /**
+   * Replace a model already installed under the same id (default false: refused with ModelError
+   * 'invalid_argument', `details.alreadyInstalled` true, and nothing is touched).
+   */
+  replace?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: PullProgress) => void;
   /** Minimum time between progress events (ms, default 250). */
@@ -321,9 +326,13 @@ interface ImportPlanFile {
  *    repository and revision (a model folder copied from another machine);
  * 3. the folder's `installed.json` alone (a copied model folder that no catalog knows).
  *
- * Free space is checked before anything is written.
+ * Free space is checked before anything is written. A model already installed under the id is
+ * replaced only with `replace` (the old one stays until the new one is verified); a folder under
+ * that id that we did not install (no marker of ours) is never replaced.
  * @throws ModelError invalid_package (nothing to check against, missing file, wrong size),
- *   checksum_mismatch, unverifiable (no sha256 for a file), disk_full, busy, cancelled.
+ *   invalid_argument (the id is installed and `replace` is not set: `details.alreadyInstalled`; or
+ *   a folder of someone else's is in the way), checksum_mismatch, unverifiable (no sha256 for a
+ *   file), disk_full, busy, cancelled.
  */
 export async function importModel(dir: string, options: ImportOptions): Promise<InstalledModel> {
   const src = path.resolve(dir);
@@ -338,8 +347,16 @@ export async function importModel(dir: string, options: ImportOptions): Promise<
     if (s.size !== f.bytes) throw new ModelError('invalid_package', `${src}: "${f.path}" is ${s.size} bytes, expected ${f.bytes}`);
     total += f.bytes;
   }
+  await checkImportTarget(options.modelsDir, plan.id, options.replace === true);
   await ensureFreeSpace(options.modelsDir, total, `importing ${plan.id}`, { statfs: options.statfs });
   const release = await acquireLock(options.modelsDir, plan.id);
+  try {
+    // Again under the lock: a pull or import of the same id may have finished meanwhile.
+    await checkImportTarget(options.modelsDir, plan.id, options.replace === true);
+  } catch (err) {
+    await release();
+    throw err;
+  }
   const staging = partialDir(options.modelsDir, plan.id);
   const meter = new ProgressMeter(plan.id, plan.files.length, options.onProgress, options.progressIntervalMs ?? 250);
   try {
@@ -393,6 +410,31 @@ export async function importModel(dir: string, options: ImportOptions): Promise<
   } finally {
     await release();
   }
+}
+
+/**
+ * Whether an import may install under `id`: nothing there, or a model we installed and `replace`.
+ * @throws ModelError invalid_argument (`details.alreadyInstalled` when it is an installed model).
+ */
+async function checkImportTarget(modelsDir: string, id: string, replace: boolean): Promise<void> {
+  const target = modelDir(modelsDir, id);
+  const there = await stat(target).catch(() => undefined);
+  if (!there) return;
+  const markerText = await readFile(path.join(target, MARKER_FILE), 'utf8').catch(() => undefined);
+  const ours = markerText !== undefined && parseMarker(markerText, id) !== undefined;
+  if (!ours) {
+    throw new ModelError('invalid_argument', `${target} is in the way: it is not a model OmniFusion installed; move it away or import under another id`, {
+      details: { id, inTheWay: true },
+    });
+  }
+  if (!replace) {
+    throw new ModelError('invalid_argument', `model "${id}" is already installed in ${target}`, { details: { id, alreadyInstalled: true } });
+  }
+}
+
+/** Whether `err` is importModel's refusal to replace an installed model without `replace`. */
+export function isAlreadyInstalled(err: unknown): err is ModelError {
+  return err instanceof ModelError && err.details.alreadyInstalled === true;
 }
 
 interface ImportPlan {

@@ -13,7 +13,9 @@ export type StoreErrorCode =
   /** An argument is malformed (e.g. an attachment hash that is not 64 hex digits). */
   | 'invalid_argument'
   /** A streaming writer was used after complete(), fail() or interrupt(). */
-  | 'writer_finished';
+  | 'writer_finished'
+  /** The data folder is held by another OmniFusion process (see data-lock.ts). */
+  | 'locked';
 
 /** A refused store operation; `message` is one line. */
 export class StoreError extends Error {

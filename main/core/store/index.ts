@@ -19,5 +19,7 @@ export type {
   StoreRecovery,
 } from './store.js';
 export { StoreError } from './errors.js';
+export { lockDataDir, LOCK_NAME, LOCK_PID_FILE } from './data-lock.js';
+export type { DataLock, DataLockOptions } from './data-lock.js';
 export type { StoreErrorCode } from './errors.js';
 export { LATEST_SCHEMA_VERSION } from './migrations.js';

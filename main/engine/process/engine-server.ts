@@ -14,10 +14,13 @@
  * the whole page. Sharing one queue would instead stall attachment OCR behind answers, or an
  * answer's first token behind every page being read.
  */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { decodeImage, ImageInputError } from '../../core/images/index.js';
 import { GenerationConfigError } from '../generation/index.js';
-import { ModelPackageError } from '../package/manifest.js';
+import { GRAPH_NAMES, ModelPackageError, type GraphName } from '../package/manifest.js';
+import { DTYPE_SUFFIXES, type GraphDtype } from '../package/hf-folder.js';
 import { BadRequestError, VlmPipeline } from '../pipeline.js';
 import { sharedTextOcrEngine, TextOcrCancelledError, TextOcrModelError, type TextOcrEngine } from '../text-ocr/index.js';
 import type { EngineErrorCode, EngineEvent, EngineRequest, RecognizeTextResult } from '../protocol.js';
@@ -39,6 +42,44 @@ export function describeError(err: unknown): { code: EngineErrorCode; message: s
 }
 
 type RecognizeRequest = Extract<EngineRequest, { type: 'recognize_text' }>;
+
+const isFile = (p: string): Promise<boolean> => stat(p).then((s) => s.isFile(), () => false);
+
+/**
+ * The onnx variants of a model folder in the onnx-community layout: the dtypes (transformers.js
+ * names, in their order of preference) for which every graph has its `onnx/<graph><suffix>.onnx`.
+ */
+export async function availableDtypes(dir: string): Promise<GraphDtype[]> {
+  const found: GraphDtype[] = [];
+  for (const [dtype, suffix] of Object.entries(DTYPE_SUFFIXES) as [GraphDtype, string][]) {
+    let all = true;
+    for (const graph of GRAPH_NAMES) all = all && (await isFile(path.join(dir, 'onnx', `${graph}${suffix}.onnx`)));
+    if (all) found.push(dtype);
+  }
+  return found;
+}
+
+/**
+ * Check a requested dtype against the folder before loading: an unknown name is a bad request; an
+ * OmniFusion package (manifest.json) has one set of graphs; an onnx-community folder must have
+ * that variant of every graph, else the message lists the variants it has.
+ * @throws BadRequestError, ModelPackageError.
+ */
+export async function checkDtype(modelDir: string, dtype: unknown): Promise<void> {
+  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_SUFFIXES, dtype)) {
+    throw new BadRequestError(`unknown dtype ${JSON.stringify(dtype)} (one of ${Object.keys(DTYPE_SUFFIXES).join(', ')})`);
+  }
+  const folder = path.resolve(modelDir);
+  // A folder that is missing or unreadable gets loadManifest's own message.
+  if (await isFile(path.join(folder, 'manifest.json'))) {
+    throw new ModelPackageError(`${folder} is an OmniFusion package with one set of graphs: a dtype (${dtype}) chooses among the onnx variants of an onnx-community folder`);
+  }
+  if (!(await isFile(path.join(folder, 'config.json')))) return;
+  const present = await availableDtypes(folder);
+  if (!present.includes(dtype as GraphDtype)) {
+    throw new ModelPackageError(`${folder} has no ${dtype} graphs (onnx/*${DTYPE_SUFFIXES[dtype as GraphDtype]}.onnx); it has: ${present.join(', ') || 'none'}`);
+  }
+}
 
 /** Serves load/generate/recognize_text/cancel requests on one port. */
 export class EngineServer {
@@ -89,13 +130,17 @@ export class EngineServer {
   private async serve(request: Extract<EngineRequest, { type: 'load' | 'generate' }>): Promise<void> {
     try {
       if (request.type === 'load') {
+        if (request.dtype !== undefined) await checkDtype(request.modelDir, request.dtype);
         const next = await VlmPipeline.load(request.modelDir, {
           executionProvider: request.executionProvider,
           ...(request.threads !== undefined ? { threads: request.threads } : {}),
+          ...(request.dtype !== undefined ? { dtype: request.dtype } : {}),
         });
         await this.pipeline?.dispose();
         this.pipeline = next;
-        this.port.send({ type: 'loaded', id: request.id, info: next.info });
+        // Which onnx variant each graph of an onnx-community folder was loaded from.
+        const dtypes = 'dtypes' in next.manifest ? (next.manifest.dtypes as Record<GraphName, GraphDtype>) : undefined;
+        this.port.send({ type: 'loaded', id: request.id, info: { ...next.info, ...(dtypes ? { dtypes } : {}) } });
         return;
       }
       if (!this.pipeline) {

@@ -45,6 +45,11 @@ class ModelsState {
   /** An action waiting for its answer, by model id. */
   busy = $state<Record<string, ModelBusy>>({});
   importing = $state(false);
+  /**
+   * An import that stopped because its id is already installed: what to resend with `replace`
+   * (Replace), or drop (Cancel); `name` is the installed model's.
+   */
+  replaceOffer = $state<{ dir: string; id?: string; modelId: string; name: string } | null>(null);
   /** The model manager dialog is open. */
   managerOpen = $state(false);
   /** The user chose Skip on the first-run screen (kept across sessions). */
@@ -214,12 +219,23 @@ class ModelsState {
     }
   }
 
-  /** Install a model from a folder on the machine running the app. @returns its id, or null. */
-  async importFolder(dir: string, id?: string): Promise<string | null> {
+  /**
+   * Install a model from a folder on the machine running the app. An id that is already installed
+   * is not replaced: `replaceOffer` is set instead (see replaceImport / cancelReplace), unless
+   * `options.replace`.
+   * @returns its id, or null (failed, or waiting for Replace).
+   */
+  async importFolder(dir: string, id?: string, options: { replace?: boolean } = {}): Promise<string | null> {
     this.error = null;
+    this.replaceOffer = null;
     this.importing = true;
+    let offer: { dir: string; id?: string; modelId: string } | undefined;
     try {
-      const result = await this.#call('models.import', { dir, ...(id ? { id } : {}) });
+      const result = await this.#call('models.import', { dir, ...(id ? { id } : {}), ...(options.replace ? { replace: true } : { askToReplace: true }) });
+      if (result.alreadyInstalled) {
+        offer = { dir, ...(id ? { id } : {}), modelId: result.id };
+        return null;
+      }
       return result.id;
     } catch (err) {
       this.error = errorMessage(err);
@@ -227,7 +243,20 @@ class ModelsState {
     } finally {
       this.importing = false;
       await this.refresh();
+      if (offer) this.replaceOffer = { ...offer, name: this.catalog?.models.find((m) => m.id === offer!.modelId)?.name ?? offer.modelId };
     }
+  }
+
+  /** "Replace": import the offered folder again over the installed model. @returns its id, or null. */
+  async replaceImport(): Promise<string | null> {
+    const offer = this.replaceOffer;
+    if (!offer || this.importing) return null;
+    return this.importFolder(offer.dir, offer.id, { replace: true });
+  }
+
+  /** "Cancel" (or the folder was edited): keep the installed model, forget the offer. */
+  cancelReplace(): void {
+    this.replaceOffer = null;
   }
 
   openManager(): void {
@@ -238,6 +267,7 @@ class ModelsState {
 
   closeManager(): void {
     this.managerOpen = false;
+    this.replaceOffer = null;
   }
 
   /** "Skip" on the first-run screen: not shown again. */

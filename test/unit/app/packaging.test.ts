@@ -178,9 +178,9 @@ test("each OS package drops the other OSes' onnxruntime binaries and keeps its o
   }
 });
 
-test('files: ships main, the preload bundle and the renderer; not tests, maps or the ESM preload', () => {
+test('files: ships main, the preload bundle, the renderer and the resources the code reads; not tests, maps or the ESM preload', () => {
   const included = filesFilter(builderConfig.files as string[]);
-  for (const shipped of [PATHS.main, PATHS.preload, PATHS.rendererIndex, 'dist/main/engine/process/engine-main.js', 'dist/renderer/assets/index.js', 'package.json']) {
+  for (const shipped of [PATHS.main, PATHS.preload, PATHS.rendererIndex, 'dist/main/engine/process/engine-main.js', 'dist/renderer/assets/index.js', 'package.json', 'resources/catalog.json', 'resources/graphs/kv_gather.float32.onnx', 'resources/graphs/kv_gather.float16.onnx']) {
     assert.equal(included(shipped), true, shipped);
   }
   for (const left of ['dist/test/unit/app/packaging.test.js', 'dist/main/app/main.js.map', 'dist/main/app/preload.js', 'main/app/main.ts', 'test/fixtures/x.onnx', 'out/linux-unpacked/x']) {

@@ -352,3 +352,77 @@ test('remove during a download cancels it and deletes the partial; import instal
     await env.cleanup();
   }
 });
+
+test('models.import over an installed id is refused with one line and leaves it as it was; replace: true installs over it', async () => {
+  const env = await makeEnv();
+  try {
+    const { createHash } = await import('node:crypto');
+    const files = Object.fromEntries(Object.entries(CONTENT).map(([p, b]) => [p, { bytes: b.length, sha256: createHash('sha256').update(b).digest('hex') }]));
+    const folders: string[] = [];
+    for (const name of ['first', 'second']) {
+      const src = path.join(env.root, name);
+      for (const [p, b] of Object.entries(CONTENT)) {
+        await mkdir(path.dirname(path.join(src, p)), { recursive: true });
+        await writeFile(path.join(src, p), b);
+      }
+      await writeFile(path.join(src, 'manifest.json'), JSON.stringify({ format: 'omnifusion-model-package', name: 'my-package', family: 'idefics3', files }));
+      folders.push(src);
+    }
+    const [first, second] = folders as [string, string];
+    const marker = path.join(env.modelsDir, 'my-package', 'installed.json');
+    assert.deepEqual(await env.service.call('models.import', { dir: first }), { id: 'my-package' });
+    const before = await readFile(marker, 'utf8');
+
+    env.events['models.installed'] = [];
+    const refused = await refusal(env, env.service.call('models.import', { dir: second }));
+    assert.deepEqual(refused, {
+      code: 'bad_request',
+      message: `model "my-package" is already installed in ${path.join(env.modelsDir, 'my-package')}; import it with replace to install over it, or under another id`,
+    });
+    assert.equal(await readFile(marker, 'utf8'), before, 'the installed model is untouched');
+    assert.deepEqual(env.events['models.installed'], []);
+    assert.deepEqual(await refusal(env, env.service.call('models.import', { dir: second, replace: 'yes' as unknown as boolean })), { code: 'bad_request', message: 'replace must be true or false' });
+
+    assert.deepEqual(await env.service.call('models.import', { dir: second, replace: true }), { id: 'my-package' });
+    assert.deepEqual(env.events['models.installed'], [{ id: 'my-package', from: 'import' }]);
+    const after = JSON.parse(await readFile(marker, 'utf8')) as { source: { from: string } };
+    assert.equal(after.source.from, second);
+    const listed = (await env.service.call('models.catalog', {})).models.filter((m) => m.installed).map((m) => m.id);
+    assert.deepEqual(listed, ['my-package']);
+  } finally {
+    await env.cleanup();
+  }
+});
+
+test('models.import with askToReplace answers alreadyInstalled for an installed id (nothing touched), so a window can ask and resend with replace', async () => {
+  const env = await makeEnv();
+  try {
+    const { createHash } = await import('node:crypto');
+    const files = Object.fromEntries(Object.entries(CONTENT).map(([p, b]) => [p, { bytes: b.length, sha256: createHash('sha256').update(b).digest('hex') }]));
+    const src = path.join(env.root, 'package');
+    for (const [p, b] of Object.entries(CONTENT)) {
+      await mkdir(path.dirname(path.join(src, p)), { recursive: true });
+      await writeFile(path.join(src, p), b);
+    }
+    await writeFile(path.join(src, 'manifest.json'), JSON.stringify({ format: 'omnifusion-model-package', name: 'my-package', family: 'idefics3', files }));
+    const marker = path.join(env.modelsDir, 'my-package', 'installed.json');
+    // Not installed yet: askToReplace changes nothing.
+    assert.deepEqual(await env.service.call('models.import', { dir: src, askToReplace: true }), { id: 'my-package' });
+    const before = await readFile(marker, 'utf8');
+
+    env.events['models.installed'] = [];
+    env.events['models.progress'] = [];
+    assert.deepEqual(await env.service.call('models.import', { dir: src, askToReplace: true }), { id: 'my-package', alreadyInstalled: true });
+    assert.equal(await readFile(marker, 'utf8'), before, 'the installed model is untouched');
+    assert.deepEqual(env.events['models.installed'], []);
+    assert.deepEqual(env.events['models.progress'], [], 'no progress (and no failure) for a question');
+    assert.deepEqual(await refusal(env, env.service.call('models.import', { dir: src, askToReplace: 'yes' as unknown as boolean })), { code: 'bad_request', message: 'askToReplace must be true or false' });
+
+    assert.deepEqual(await env.service.call('models.import', { dir: src, replace: true, askToReplace: true }), { id: 'my-package' });
+    assert.deepEqual(env.events['models.installed'], [{ id: 'my-package', from: 'import' }]);
+    const listed = (await env.service.call('models.catalog', {})).models.filter((m) => m.installed).map((m) => m.id);
+    assert.deepEqual(listed, ['my-package']);
+  } finally {
+    await env.cleanup();
+  }
+});
