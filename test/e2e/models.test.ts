@@ -10,7 +10,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Page } from 'playwright-core';
@@ -19,8 +18,7 @@ import type { Catalog, CatalogModel } from '../../main/core/models/catalog.js';
 import { openAppSession, type AppSession } from '../helpers/app-session.js';
 import { ARTIFACTS } from '../helpers/browser.js';
 import { HubServer } from '../helpers/hub-server.js';
-import { call, type Server } from '../helpers/serve.js';
-import { REPO_ROOT } from '../fixtures/reference-cases.js';
+import { call, startServe, type Server } from '../helpers/serve.js';
 import { CONTENT, REPO, REV, TOTAL_BYTES, sha256, testModel } from '../unit/models/fixture.js';
 
 const OTHER_REPO = 'test-org/other-vlm';
@@ -35,19 +33,7 @@ async function startServeWithoutModel(root: string, hubUrl: string): Promise<Ser
   delete env.OMNIFUSION_MODEL;
   delete env.OMNIFUSION_MODELS_DIR;
   delete env.HF_TOKEN;
-  const args = ['serve', '--data-dir', path.join(root, 'data'), '--models-dir', path.join(root, 'models'), '--port', '0'];
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/omnifusion.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const match = /(http:\/\/\S+\?token=\S+)/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-  });
-  const parsed = new URL(url);
-  return { child, url, origin: parsed.origin, token: parsed.searchParams.get('token')! };
+  return startServe(path.join(root, 'data'), { args: ['--models-dir', path.join(root, 'models')], env });
 }
 
 describe('first-run screen and model manager in Chromium against omnifusion serve', () => {

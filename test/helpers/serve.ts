@@ -11,10 +11,18 @@ export interface Server {
   token: string;
 }
 
+/** How to start serve: `args` after `serve --data-dir D --port 0` (default `--model` the tiny package); `env` replaces this process's. */
+export interface ServeOptions {
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
 /** Start `omnifusion serve` on a free port and wait for the URL it prints. */
-export async function startServe(dataDir: string): Promise<Server> {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/omnifusion.js'), 'serve', '--model', TINY_MODEL_DIR, '--data-dir', dataDir, '--port', '0'], {
+export async function startServe(dataDir: string, options: ServeOptions = {}): Promise<Server> {
+  const args = ['serve', '--data-dir', dataDir, '--port', '0', ...(options.args ?? ['--model', TINY_MODEL_DIR])];
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/omnifusion.js'), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.env ? { env: options.env } : {}),
   });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
