@@ -20,6 +20,7 @@ import {
   DEFAULT_CATALOG_PATH,
   DEFAULT_HUB_URL,
   ModelError,
+  describeImportCheck,
   findModel,
   formatBytes,
   importModel,
@@ -211,7 +212,7 @@ export async function importCommand(
     });
     bar.finish();
     const checked = installed.marker.source.kind === 'import' ? installed.marker.source.checkedAgainst : 'catalog';
-    write(`imported ${installed.marker.name} as ${installed.id} in ${installed.dir} (every file checked against ${checked === 'manifest' ? 'its manifest' : checked === 'catalog' ? 'the catalog' : 'its installed.json'})\n`);
+    write(`imported ${installed.marker.name} as ${installed.id} in ${installed.dir} (${describeImportCheck(checked)})\n`);
     return 0;
   } catch (err) {
     bar.finish();

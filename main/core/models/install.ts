@@ -23,6 +23,7 @@ import { ensureFreeSpace, type StatfsFn } from './disk.js';
 import { ModelError } from './errors.js';
 import { isSha256 } from './hash.js';
 import { ProgressMeter, type PullProgress } from './progress.js';
+import { GRAPH_NAMES, loadManifest, ModelPackageError, type ModelManifest } from '../../engine/package/manifest.js';
 
 export const MARKER_FILE = 'installed.json';
 export const PARTIAL_DIR = '.partial';
@@ -31,7 +32,7 @@ export const TRASH_DIR = '.trash';
 /** Where an installed model came from. */
 export type InstalledSource =
   | { kind: 'hub'; baseUrl: string; repo: string; revision: string }
-  | { kind: 'import'; from: string; checkedAgainst: 'manifest' | 'catalog' | 'marker' };
+  | { kind: 'import'; from: string; checkedAgainst: ImportCheck };
 
 /** The content of `<modelsDir>/<id>/installed.json`. */
 export interface InstalledMarker {
@@ -307,6 +308,23 @@ export interface ImportOptions {
   statfs?: StatfsFn;
 }
 
+/**
+ * What an import checked the files against: a package manifest, the catalog, a copied
+ * installed.json, or nothing but the engine loading the folder ('loaded': a folder of the user's
+ * own, hashed on the way in so later `models verify` runs have checksums).
+ */
+export type ImportCheck = 'manifest' | 'catalog' | 'marker' | 'loaded';
+
+/** How the CLI and the app say what an import was checked against. */
+export function describeImportCheck(check: ImportCheck): string {
+  return {
+    manifest: 'every file checked against its manifest',
+    catalog: 'every file checked against the catalog',
+    marker: 'every file checked against its installed.json',
+    loaded: 'no checksums to check against: the folder loads as a model and its files were hashed for later checks',
+  }[check];
+}
+
 interface ImportPlanFile {
   path: string;
   bytes: number;
@@ -385,7 +403,7 @@ export async function importModel(dir: string, options: ImportOptions): Promise<
       }
       const sha256 = h.digest('hex');
       if (f.sha256 !== undefined && sha256 !== f.sha256) {
-        throw new ModelError('checksum_mismatch', `${path.join(src, f.path)} does not match ${plan.checkedAgainst === 'manifest' ? 'its manifest' : plan.checkedAgainst === 'catalog' ? 'the catalog' : 'its installed.json'}: sha256 ${sha256}, expected ${f.sha256}; not imported`);
+        throw new ModelError('checksum_mismatch', `${path.join(src, f.path)} does not match ${{ manifest: 'its manifest', catalog: 'the catalog', marker: 'its installed.json', loaded: 'its size' }[plan.checkedAgainst]}: sha256 ${sha256}, expected ${f.sha256}; not imported`);
       }
       files[f.path] = { bytes: f.bytes, sha256 };
     }
@@ -442,7 +460,7 @@ interface ImportPlan {
   name: string;
   family: string;
   dtype?: string;
-  checkedAgainst: 'manifest' | 'catalog' | 'marker';
+  checkedAgainst: ImportCheck;
   files: ImportPlanFile[];
 }
 
@@ -505,13 +523,72 @@ async function planImport(src: string, options: ImportOptions): Promise<ImportPl
     const files = Object.entries(marker.files).map(([p, f]) => ({ path: p, bytes: f.bytes, sha256: f.sha256 }));
     return { id: options.id ?? marker.id, name: marker.name, family: marker.family, ...(marker.dtype ? { dtype: marker.dtype } : {}), checkedAgainst: 'marker', files };
   }
+  const ownFolder = await planOwnHfFolder(src, options);
+  if (ownFolder) return ownFolder;
   if (id !== undefined && options.catalog) {
     throw new ModelError('invalid_package', `unknown model "${id}" (known: ${options.catalog.models.map((x) => x.id).join(', ')})`);
   }
   throw new ModelError(
     'invalid_package',
-    `${src} has no model package manifest.json with checksums and no installed.json, and no catalog id was given to check it against`,
+    `${src} has no model package manifest.json with checksums, no installed.json and no config.json of an onnx-community model, and no catalog id was given to check it against`,
   );
+}
+
+/**
+ * An onnx-community folder of the user's own (config.json and onnx/ graphs, e.g. from
+ * `huggingface-cli download`) that no manifest, catalog entry or installed.json vouches for: it is
+ * accepted when the engine can read it as a model (the same check `ask` makes before loading),
+ * under `options.id`, else the folder's name. What is copied: the top-level files (configs,
+ * tokenizer, chat template, model card) and, of onnx/, only the variant chosen by `options.dtype`
+ * (the engine's default otherwise) with its external-data files, so a folder holding every
+ * quantisation does not fill the disk. Undefined when `src` has no config.json.
+ * @throws ModelError invalid_package with the engine's one-line reason; invalid_argument for an id.
+ */
+async function planOwnHfFolder(src: string, options: ImportOptions): Promise<ImportPlan | undefined> {
+  const config = await stat(path.join(src, 'config.json')).catch(() => undefined);
+  if (!config?.isFile()) return undefined;
+  let manifest: ModelManifest;
+  try {
+    manifest = await loadManifest(src, options.dtype !== undefined ? { dtype: options.dtype } : {});
+  } catch (err) {
+    if (err instanceof ModelPackageError) throw new ModelError('invalid_package', `${err.message}; not imported`);
+    throw err;
+  }
+  const id = options.id ?? path.basename(src).toLowerCase();
+  if (!ID_RE.test(id)) {
+    throw new ModelError(
+      'invalid_argument',
+      options.id !== undefined
+        ? `--id ${JSON.stringify(options.id)} is not a valid model id (lower-case letters, digits, ".", "-" and "_")`
+        : `the folder name ${JSON.stringify(path.basename(src))} is not a valid model id; pass an id to import it as`,
+    );
+  }
+  const graphFiles = GRAPH_NAMES.map((g) => manifest.graphs[g].file);
+  const files: ImportPlanFile[] = [];
+  const add = async (relative: string): Promise<void> => {
+    const s = await stat(path.join(src, relative));
+    if (s.isFile()) files.push({ path: relative, bytes: s.size });
+  };
+  for (const entry of await readdir(src, { withFileTypes: true })) {
+    if (entry.isFile() && !entry.name.startsWith('.') && entry.name !== MARKER_FILE) await add(entry.name);
+  }
+  for (const graph of graphFiles) {
+    const dir = path.dirname(graph);
+    const base = path.basename(graph);
+    // A graph and its external data (model.onnx_data, model.onnx.data, model.onnx_data_1, …).
+    for (const name of await readdir(path.join(src, dir))) {
+      if (name.startsWith(base)) await add(path.join(dir, name));
+    }
+  }
+  const dtypes = new Set('dtypes' in manifest ? GRAPH_NAMES.map((g) => manifest.dtypes[g]) : []);
+  return {
+    id,
+    name: manifest.name,
+    family: manifest.family,
+    ...(dtypes.size === 1 ? { dtype: [...dtypes][0]! } : {}),
+    checkedAgainst: 'loaded',
+    files,
+  };
 }
 
 async function readJson(file: string): Promise<unknown> {

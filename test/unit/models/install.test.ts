@@ -102,10 +102,15 @@ test('import against a catalog entry: sha256 from the catalog; without one it ca
     await removeModel(modelsDir, 'tiny-vlm');
     const err = await rejectsWith(importModel(src, { modelsDir, catalog: catalogOf(testModel({ sizes: true })), id: 'tiny-vlm', statfs: roomy }), 'unverifiable');
     assert.match(err.message, /^cannot verify config\.json offline: the catalog has no sha256 for it/);
+    // Nothing vouches for it: taken as a folder of the user's own, which must load as a model.
     const err2 = await rejectsWith(importModel(src, { modelsDir, statfs: roomy }), 'invalid_package');
-    assert.match(err2.message, /no model package manifest\.json .* and no catalog id was given/);
+    assert.match(err2.message, /src: tokenizer\.json is missing; not imported$/);
+    // Not even an onnx-community folder (no config.json): nothing to go by.
+    await rm(path.join(src, 'config.json'));
     const err3 = await rejectsWith(importModel(src, { modelsDir, catalog: catalogOf(testModel()), id: 'nope', statfs: roomy }), 'invalid_package');
     assert.match(err3.message, /^unknown model "nope" \(known: tiny-vlm\)$/);
+    const err4 = await rejectsWith(importModel(src, { modelsDir, statfs: roomy }), 'invalid_package');
+    assert.match(err4.message, /no model package manifest\.json .* and no catalog id was given/);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
