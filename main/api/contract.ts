@@ -50,6 +50,11 @@ export interface Message {
   attachments: AttachmentInfo[];
   /** ms since the epoch. */
   createdAt: number;
+  /**
+   * The message this one follows (null: the first question). Messages with the same parent are
+   * versions of one turn (regenerated answers, edited questions): branches the user can switch.
+   */
+  parentId: string | null;
 }
 
 /** A conversation in the list. */
@@ -64,6 +69,10 @@ export interface ConversationSummary {
    * TextVQA with OCR tokens): 'auto' = for document-like images; or the user's 'on' / 'off'.
    */
   ocrTokens: OcrTokensSetting;
+  /** Pinned conversations come first in the list. */
+  pinned: boolean;
+  /** The folder it is filed in (1–60 characters, no slashes); null when in no folder. */
+  folder: string | null;
 }
 
 /** See ConversationSummary.ocrTokens. */
@@ -102,7 +111,11 @@ export interface ImageText {
   error?: string;
 }
 
-/** A conversation with its messages, oldest first. */
+/**
+ * A conversation with its messages, oldest first: every branch, each message with its parentId,
+ * so the renderer can show one path (by default the one to the newest message) and switch
+ * between versions of a turn.
+ */
 export interface Conversation extends ConversationSummary {
   messages: Message[];
 }
@@ -115,6 +128,16 @@ export interface SearchHit {
   snippet: string;
   /** Where the match is: the message's text, or the text read from one of its images. */
   source: 'message' | 'attachment';
+}
+
+/**
+ * Something the user should be told about this start of the app (`app.notices`): the history
+ * database was damaged and moved aside ('history_recovered'), or the settings file was damaged
+ * or held values that were replaced by defaults ('settings'). `message` is one line.
+ */
+export interface AppNotice {
+  code: 'history_recovered' | 'settings';
+  message: string;
 }
 
 /** The model the engine has loaded, and where it runs. */
@@ -266,6 +289,10 @@ export interface ApiCalls {
   'conversations.delete': { request: { id: string }; response: { deleted: boolean } };
   /** Choose whether this conversation's image text goes into the prompt as OCR tokens. */
   'conversations.setOcrTokens': { request: { id: string; ocrTokens: OcrTokensSetting }; response: ConversationSummary };
+  /** Pin to the top of the list, or unpin. */
+  'conversations.setPinned': { request: { id: string; pinned: boolean }; response: ConversationSummary };
+  /** File in a folder (trimmed, 1–60 characters, no control characters or slashes), or null: in no folder. */
+  'conversations.setFolder': { request: { id: string; folder: string | null }; response: ConversationSummary };
   'search.messages': { request: { query: string }; response: SearchHit[] };
   /** Store an image (file picker, drop, paste, camera); validated and deduplicated by sha256. */
   'attachments.add': { request: { name: string; bytes: Uint8Array }; response: AttachmentInfo };
@@ -277,21 +304,28 @@ export interface ApiCalls {
    * `attachments.text` event follows when it is done.
    */
   'attachments.text': { request: { sha256: string }; response: ImageText };
-  /** Send a user message with attachments and start the answer; tokens arrive as `generation.token` events. */
+  /**
+   * Send a user message with attachments and start the answer; tokens arrive as `generation.token`
+   * events. `parentId`: the message the question follows, i.e. the last message of the branch
+   * shown; only that path becomes the model's history (absent: the newest message of the
+   * conversation). An unknown parent or one of another conversation is a bad_request.
+   */
   'generation.send': {
-    request: { conversationId: string; text: string; attachments: string[] };
+    request: { conversationId: string; text: string; attachments: string[]; parentId?: string };
     response: { userMessage: Message; assistantMessage: Message };
   };
   /** Stop the answer being generated for this message (it stays, marked partial). */
   'generation.stop': { request: { messageId: string }; response: { stopped: boolean } };
-  /** Answer the user message before this assistant message again, replacing it. */
+  /** Answer the user message before this assistant message again, as a new version (sibling) of it. */
   'generation.regenerate': { request: { messageId: string }; response: { assistantMessage: Message } };
-  /** Replace a user message's text, drop what followed it, and answer again. */
+  /** Ask a user message again with new text, as a new version (sibling) of it, and answer it; the old branch stays. */
   'generation.editAndResend': {
     request: { messageId: string; text: string };
     response: { userMessage: Message; assistantMessage: Message };
   };
   'models.status': { request: Record<string, never>; response: ModelStatus };
+  /** What went wrong at start that the user should know (damaged history or settings); [] when nothing. */
+  'app.notices': { request: Record<string, never>; response: AppNotice[] };
   /** The catalog with what is installed, the default choice with its reason and size, and the active model. */
   'models.catalog': { request: Record<string, never>; response: ModelsCatalog };
   /**
@@ -371,6 +405,8 @@ export const CALL_NAMES = [
   'conversations.rename',
   'conversations.delete',
   'conversations.setOcrTokens',
+  'conversations.setPinned',
+  'conversations.setFolder',
   'search.messages',
   'attachments.add',
   'attachments.get',
@@ -380,6 +416,7 @@ export const CALL_NAMES = [
   'generation.regenerate',
   'generation.editAndResend',
   'models.status',
+  'app.notices',
   'models.catalog',
   'models.pull',
   'models.cancel',

@@ -11,9 +11,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApiService } from '../core/api-service.js';
 import { defaultDataDir } from '../core/paths.js';
-import { startWebBridge } from '../server/web-bridge.js';
+import { isLoopbackHost, startWebBridge } from '../server/web-bridge.js';
 import { EngineError, EngineHost } from '../engine/host.js';
 import { ModelPackageError } from '../engine/package/manifest.js';
+import { DTYPE_SUFFIXES } from '../engine/package/hf-folder.js';
 import { StoreError } from '../core/store/index.js';
 import { verifyPackage } from '../engine/package/verify.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../engine/session.js';
@@ -25,7 +26,7 @@ import { OcrUsageError, checkOcrFlags, ocr, type OcrOptions } from './ocr.js';
 import { TextOcrModelError } from '../engine/text-ocr/index.js';
 import { OCR_FORMATS } from '../core/ocr.js';
 import { CatalogError, DTYPES, ModelError, type Dtype } from '../core/models/index.js';
-import { ModelsUsageError, hubFromEnv, importCommand, listModels, pullCommand, removeCommand, resolveCatalogPath, resolveModelsDir } from './models.js';
+import { ModelsUsageError, hubFromEnv, importCommand, listModels, pullCommand, removeCommand, resolveCatalogPath, resolveModelArg, resolveModelsDir } from './models.js';
 
 /** A mistake in how the command was called; printed as one line, exit code 2. */
 class UsageError extends Error {}
@@ -105,43 +106,76 @@ async function isFile(p: string): Promise<boolean> {
   );
 }
 
+/** Why stdout could not be written, in words (`ENOSPC: no space left on device, write` → `no space left on device`). */
+function writeProblem(err: NodeJS.ErrnoException): string {
+  const reasons: Record<string, string> = { ENOSPC: 'no space left on device', EIO: 'input/output error', EBADF: 'standard output is closed', EDQUOT: 'disk quota exceeded', EFBIG: 'the file is too large' };
+  return (err.code && reasons[err.code]) || err.message.replace(/^E[A-Z]+: /, '').replace(/, write$/, '');
+}
+
 /**
- * stdout that tolerates its reader going away (EPIPE, e.g. `| head`): later writes are dropped
- * and `onGone` listeners run (ask stops generating), instead of an unhandled 'error' event.
+ * stdout that tolerates its reader going away (EPIPE, e.g. `| head`) and failing writes (ENOSPC
+ * on a full disk, /dev/full, EIO): later writes are dropped and `onGone` listeners run (ask stops
+ * generating), instead of an unhandled 'error' event or a thrown write. A failure other than
+ * EPIPE is kept in `failure`: main() reports it in one line and exits 1; EPIPE ends quietly.
  */
 const stdout = (() => {
   let gone = false;
+  let failure: NodeJS.ErrnoException | undefined;
   const listeners: (() => void)[] = [];
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err;
+  const fail = (err: NodeJS.ErrnoException): void => {
+    if (gone) return;
     gone = true;
+    if (err.code !== 'EPIPE') failure = err;
     listeners.forEach((l) => l());
-  });
+  };
+  process.stdout.on('error', fail);
   return {
     write: (text: string): void => {
-      if (!gone && text) process.stdout.write(text);
+      if (gone || !text) return;
+      try {
+        // A file or /dev/full is written synchronously: its errors are thrown here.
+        process.stdout.write(text);
+      } catch (err) {
+        fail(err as NodeJS.ErrnoException);
+      }
     },
     onGone: (listener: () => void): void => {
       listeners.push(listener);
     },
+    /** The one-line reason writing failed (not for EPIPE), if it did. */
+    failure: (): string | undefined => (failure ? writeProblem(failure) : undefined),
   };
 })();
+
+/** What the command writes to stdout, for the message when it cannot ("the answer", "the output"). */
+let outputName = 'the output';
+
+/** Image file extensions: a question that is such a file's path was probably meant as an image. */
+const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff', '.avif', '.heic', '.heif']);
 
 async function ask(inputs: string[], o: AskOptions): Promise<number> {
   if (inputs.length < 2) throw new UsageError('give at least one image and then the question: omnifusion ask <image>... "<question>"');
   const question = inputs[inputs.length - 1]!;
   if (!question.trim()) throw new UsageError('the question is empty');
-  if ((await isFile(question)) && !(await isFile(inputs[0]!))) {
+  const questionIsFile = await isFile(question);
+  if (questionIsFile && !(await isFile(inputs[0]!))) {
     throw new UsageError(`"${question}" is a file: the question goes last, after the images`);
   }
+  if (questionIsFile && IMAGE_EXTENSIONS.has(path.extname(question).toLowerCase())) {
+    process.stderr.write(`note: the question "${question}" is a file name; did you forget the question?\n`);
+  }
+  outputName = 'the answer';
   const images = inputs.slice(0, -1).map((p) => ({ path: p }));
-  const modelDir = o.model ?? process.env.OMNIFUSION_MODEL;
-  if (!modelDir) throw new UsageError('no model: pass --model DIR or set OMNIFUSION_MODEL (try --model test/fixtures/models/omnifusion-tiny)');
+  const modelArg = o.model ?? process.env.OMNIFUSION_MODEL;
+  if (!modelArg) throw new UsageError('no model: pass --model DIR or set OMNIFUSION_MODEL (try --model test/fixtures/models/omnifusion-tiny)');
   const generation = generationOverrides(o);
   const history = o.history ? await readHistory(o.history) : undefined;
   // Each image is checked (exists, a regular file, not over the size limit) before the engine starts:
   // a device such as /dev/zero, a FIFO or a folder is refused without being read.
   for (const image of images) await checkImageFile(image.path);
+  const model = await resolveModelArg(modelArg, resolveModelsDir(undefined, defaultDataDir()));
+  if (model.problem !== undefined) throw new ModelPackageError(model.problem);
+  const modelDir = model.dir;
   const host = new EngineHost();
   let interrupted = false;
   let cancel = (): void => undefined;
@@ -265,6 +299,8 @@ async function packageVersion(): Promise<string> {
 
 interface ServeOptions {
   host: string;
+  /** Serve a non-loopback --host (refused without it). */
+  allowRemote?: boolean;
   port: number;
   model?: string;
   dataDir?: string;
@@ -276,26 +312,50 @@ interface ServeOptions {
 
 /** `omnifusion serve`: the chat UI and the typed API for a browser, until Ctrl+C. */
 async function serve(o: ServeOptions): Promise<number> {
+  if (!isLoopbackHost(o.host)) {
+    if (!o.allowRemote) throw new UsageError(`--host ${o.host} is not a loopback address: other machines would reach the app over plain HTTP; add --allow-remote to serve them anyway`);
+    process.stderr.write(`warning: serving ${o.host} to other machines over unencrypted HTTP: the access token is the only protection\n`);
+  }
+  for (const [flag, value] of [['--data-dir', o.dataDir], ['--models-dir', o.modelsDir], ['--catalog', o.catalog], ['--model', o.model]] as const) {
+    if (value !== undefined && !value.trim()) throw new UsageError(`${flag} is empty; give a ${flag === '--catalog' ? 'file' : 'folder'}`);
+  }
   const dataDir = o.dataDir ?? defaultDataDir();
   await mkdir(dataDir, { recursive: true });
-  const modelDir = o.model ?? process.env.OMNIFUSION_MODEL;
+  const modelsDir = resolveModelsDir(o.modelsDir, dataDir);
+  const modelArg = o.model ?? process.env.OMNIFUSION_MODEL;
+  let modelDir: string | undefined;
+  if (modelArg) {
+    const model = await resolveModelArg(modelArg, modelsDir);
+    // The UI stays usable without a model (chats can be read, another model chosen): a note, not a refusal.
+    if (model.problem !== undefined) process.stderr.write(`note: ${model.problem} (serving without a model)\n`);
+    modelDir = model.dir;
+  }
   const { hubUrl, hubToken } = hubFromEnv();
   const api = await createApiService({
     dataDir,
     ...(o.device ? { executionProvider: o.device } : {}),
     ...(modelDir ? { modelDir } : {}),
-    modelsDir: resolveModelsDir(o.modelsDir, dataDir),
+    modelsDir,
     catalogPath: resolveCatalogPath(o.catalog),
     hubUrl,
     ...(hubToken ? { hubToken } : {}),
   });
   let bridge;
   try {
-    bridge = await startWebBridge({ backend: api, host: o.host, port: o.port, staticDir: path.join(await packageRoot(), 'dist/renderer') });
+    bridge = await startWebBridge({ backend: api, host: o.host, ...(o.allowRemote ? { allowRemote: true } : {}), port: o.port, staticDir: path.join(await packageRoot(), 'dist/renderer') });
   } catch (err) {
     await api.close();
     throw new UsageError(`cannot listen on ${o.host}:${o.port} (${(err as Error).message})`);
   }
+  // A --model folder that does not load (missing, broken) is said once on stderr; the UI shows it too.
+  let noted = false;
+  const noteLoadError = (status: { state: string; error?: string }): void => {
+    if (!modelDir || noted || status.state !== 'error') return;
+    noted = true;
+    process.stderr.write(`note: ${status.error ?? 'the model did not load'} (serving without a model)\n`);
+  };
+  const unsubscribe = api.on('models.status', noteLoadError);
+  noteLoadError(await api.call('models.status', {}));
   stdout.write(`OmniFusion Desktop is at ${bridge.url}\n`);
   if ((await api.call('models.status', {})).state === 'none') {
     stdout.write('note: no model given (--model DIR or OMNIFUSION_MODEL) and none chosen in the model manager; chats can be read but not answered\n');
@@ -304,6 +364,7 @@ async function serve(o: ServeOptions): Promise<number> {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  unsubscribe();
   await bridge.close();
   await api.close();
   return 0;
@@ -335,12 +396,13 @@ export function buildProgram(run: (code: Promise<number>) => void, version: stri
     .option('--json', 'print one JSON object with the answer, token ids, model, dtype, execution provider, where the KV cache lived and timings (with --ocr-tokens also ocr_text, per image)')
     .addOption(new Option('--device <ep>', 'execution provider (falls back to cpu with a note)').choices(EXECUTION_PROVIDERS).default('cpu'))
     .option('--threads <n>', 'onnxruntime intra-op threads (default: chosen by onnxruntime)', wholeAtLeast('--threads', 1, MAX_THREADS))
-    .addOption(new Option('--dtype <dtype>', 'which onnx variant of an onnx-community model folder to load (default: the first present of fp32, fp16, q8, int8, uint8, q4, q4f16, bnb4)').choices(DTYPES))
+    .addOption(new Option('--dtype <dtype>', `which onnx variant of an onnx-community model folder to load (default: the first present of ${Object.keys(DTYPE_SUFFIXES).join(', ')}); an OmniFusion package has one, fp32 or fp16`).choices(DTYPES))
     .action((inputs: string[], o: AskOptions) => run(ask(inputs, o)));
   program
     .command('serve')
     .description('serve the chat window and its API to a browser (loopback only by default; the printed URL carries the access token)')
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--host <host>', 'address to listen on (a non-loopback one needs --allow-remote)', '127.0.0.1')
+    .option('--allow-remote', 'allow a --host that other machines reach (plain HTTP: the token is the only protection)')
     .option('--port <n>', 'port (0 picks a free one)', wholeAtLeast('--port', 0, 65535), 0)
     .option('-m, --model <dir>', 'model package folder (default: $OMNIFUSION_MODEL)')
     .option('--data-dir <dir>', 'history and attachments folder (default: $OMNIFUSION_DATA_DIR or the platform data folder)')
@@ -361,6 +423,7 @@ export function buildProgram(run: (code: Promise<number>) => void, version: stri
     .option('--threads <n>', 'onnxruntime intra-op threads (default: chosen by onnxruntime)', wholeAtLeast('--threads', 1, MAX_THREADS))
     .action((image: string, o: OcrOptions, command: Command) => {
       checkOcrFlags(o, (key) => command.getOptionValueSource(key) === 'cli');
+      outputName = 'the result';
       run(ocr(image, o, stdout.write));
     });
   const models = program
@@ -433,10 +496,23 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram((p) => {
     pending = p;
   }, await packageVersion());
+  /** stdout could not be written (a full disk, /dev/full): one line, exit 1; a closed pipe (EPIPE) ends quietly. */
+  const outputFailed = (): number | undefined => {
+    const problem = stdout.failure();
+    if (problem === undefined) return undefined;
+    process.stderr.write(`omnifusion: cannot write ${outputName}: ${problem}\n`);
+    return 1;
+  };
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return pending ? await pending : 0;
+    const code = pending ? await pending : 0;
+    // A failed write to a file or pipe is reported as an 'error' event on the next tick.
+    await new Promise((resolve) => setImmediate(resolve));
+    return outputFailed() ?? code;
   } catch (err) {
+    await new Promise((resolve) => setImmediate(resolve));
+    const failed = outputFailed();
+    if (failed !== undefined) return failed;
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof UsageError || err instanceof OcrUsageError || err instanceof ModelsUsageError) {
       process.stderr.write(`omnifusion: ${err.message}\n`);

@@ -12,7 +12,7 @@
  * redrawn in place) and prints the result on stdout. Ctrl+C cancels it, keeping what was
  * downloaded: the same command resumes (exit 130). Failures are one line on stderr, exit 1.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describeModels, partialDownloadBytes } from '../core/api-service.js';
@@ -27,6 +27,7 @@ import {
   isAlreadyInstalled,
   loadCatalog,
   pullModel,
+  readInstalled,
   removeModel,
   type Catalog,
   type Dtype,
@@ -43,6 +44,22 @@ const EXIT_INTERRUPTED = 130;
 export interface ModelsPlaces {
   modelsDir?: string;
   catalog?: string;
+}
+
+/**
+ * The folder a `--model` value names: an existing path as given; else, when the value is the id of
+ * a model installed in `modelsDir` (see `omnifusion models list`), that model's folder. Anything
+ * else: `problem` says so in one line (a path is left to the engine's own "not found" message).
+ */
+export async function resolveModelArg(value: string, modelsDir: string): Promise<{ dir: string; problem?: undefined } | { dir?: undefined; problem: string }> {
+  const exists = await stat(value).then(
+    () => true,
+    () => false,
+  );
+  if (exists || !/^[A-Za-z0-9][\w.-]*$/.test(value)) return { dir: value };
+  const installed = await readInstalled(modelsDir, value).catch(() => undefined);
+  if (installed) return { dir: installed.dir };
+  return { problem: `model folder not found: ${path.resolve(value)} (and no installed model has that id; see omnifusion models list)` };
 }
 
 /** The models folder: --models-dir, else $OMNIFUSION_MODELS_DIR, else `<dataDir>/models`. */

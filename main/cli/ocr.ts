@@ -15,6 +15,9 @@ import { formatLatex, ocrRequest, readOcrAnswer, type OcrFormat } from '../core/
 import { EngineHost } from '../engine/host.js';
 import type { ExecutionProvider } from '../engine/session.js';
 import { recognizePageText } from '../engine/text-ocr/index.js';
+import { ModelPackageError } from '../engine/package/manifest.js';
+import { defaultDataDir } from '../core/paths.js';
+import { resolveModelArg, resolveModelsDir } from './models.js';
 
 /** A mistake in how `ocr` was called; printed as one line, exit code 2. */
 export class OcrUsageError extends Error {}
@@ -81,8 +84,11 @@ export async function ocr(image: string, o: OcrOptions, write: (text: string) =>
   // Image first: a degenerate selection is refused before any model is looked at or started.
   const decoded = await decodeImage(image);
   checkFormulaImage(decoded, name);
-  const modelDir = o.model ?? process.env.OMNIFUSION_MODEL;
-  if (!modelDir) throw new OcrUsageError('no model: pass --model DIR or set OMNIFUSION_MODEL (try --model test/fixtures/models/omnifusion-tiny)');
+  const modelArg = o.model ?? process.env.OMNIFUSION_MODEL;
+  if (!modelArg) throw new OcrUsageError('no model: pass --model DIR or set OMNIFUSION_MODEL (try --model test/fixtures/models/omnifusion-tiny)');
+  const model = await resolveModelArg(modelArg, resolveModelsDir(undefined, defaultDataDir()));
+  if (model.problem !== undefined) throw new ModelPackageError(model.problem);
+  const modelDir = model.dir;
   const { request, notes } = await ocrRequest(decoded, { name, modelDir, ...(o.maxNewTokens !== undefined ? { maxNewTokens: o.maxNewTokens } : {}) });
   const host = new EngineHost();
   try {

@@ -18,6 +18,7 @@ import type {
   EventName,
   Message as ApiMessage,
   ModelStatus,
+  AppNotice,
   OmniFusionApi,
   ImageText,
   ModelEntry,
@@ -144,6 +145,27 @@ const IMAGE_MIME: Record<string, string> = {
  * wrong type is the caller's mistake, answered in one line, not an internal error.
  * @throws ApiRequestError (bad_request) naming the field.
  */
+/** Longest conversation title, characters. */
+export const MAX_TITLE = 200;
+/** Longest attachment file name, characters. */
+export const MAX_ATTACHMENT_NAME = 255;
+
+/** A conversation title from a request, trimmed ('' when absent). @throws ApiRequestError (bad_request). */
+function titleText(value: unknown): string {
+  const title = text(value, 'title').trim();
+  if ([...title].length > MAX_TITLE) throw new ApiRequestError('bad_request', `the title is longer than ${MAX_TITLE} characters`);
+  return title;
+}
+
+/** An attachment's file name from a request ('' when absent). @throws ApiRequestError (bad_request) naming the field. */
+function fileName(value: unknown): string {
+  if (value !== undefined && value !== null && typeof value !== 'string') throw new ApiRequestError('bad_request', 'name must be text (the file name)');
+  const name = text(value, 'name');
+  if ([...name].length > MAX_ATTACHMENT_NAME) throw new ApiRequestError('bad_request', `name is longer than ${MAX_ATTACHMENT_NAME} characters`);
+  if (/\p{Cc}/u.test(name)) throw new ApiRequestError('bad_request', 'name has control characters');
+  return name;
+}
+
 function text(value: unknown, field: string): string {
   if (value === undefined || value === null) return '';
   if (typeof value !== 'string') throw new ApiRequestError('bad_request', `${field} must be text`);
@@ -165,12 +187,30 @@ function toId(id: string, what: string): number {
   return n;
 }
 
-function toAttachment(a: AttachmentInfo, name = ''): ApiAttachment {
+function toAttachment(a: AttachmentInfo, name = a.name ?? ''): ApiAttachment {
   return { sha256: a.sha256, mime: a.mime, bytes: a.byteSize, width: a.width ?? 0, height: a.height ?? 0, name, url: `/files/${a.sha256}` };
 }
 
 function toSummary(s: StoreConversationSummary): ApiConversationSummary {
-  return { id: String(s.id), title: s.title, updatedAt: s.updatedAt, preview: s.lastMessage?.preview ?? '', ocrTokens: s.ocrTokens };
+  return { id: String(s.id), title: s.title, updatedAt: s.updatedAt, preview: s.lastMessage?.preview ?? '', ocrTokens: s.ocrTokens, pinned: s.pinned, folder: s.folder };
+}
+
+/** Longest folder name, in characters. */
+export const MAX_FOLDER_NAME = 60;
+
+/**
+ * A folder name from a request, trimmed; null stays null (no folder).
+ * @throws ApiRequestError (bad_request) naming the problem.
+ */
+function folderName(value: unknown): string | null {
+  if (value === null) return null;
+  if (typeof value !== 'string') throw new ApiRequestError('bad_request', 'folder must be text, or null for no folder');
+  const name = value.trim();
+  if (!name) throw new ApiRequestError('bad_request', 'the folder name is empty');
+  if (/\p{Cc}/u.test(name)) throw new ApiRequestError('bad_request', 'the folder name has control characters');
+  if (/[/\\]/.test(name)) throw new ApiRequestError('bad_request', 'the folder name cannot contain slashes');
+  if ([...name].length > MAX_FOLDER_NAME) throw new ApiRequestError('bad_request', `the folder name is longer than ${MAX_FOLDER_NAME} characters`);
+  return name;
 }
 
 function toMessage(m: Message): ApiMessage {
@@ -185,16 +225,21 @@ function toMessage(m: Message): ApiMessage {
     ...(m.error ? { error: m.error } : {}),
     attachments: m.attachments.map((a) => toAttachment(a)),
     createdAt: m.createdAt,
+    parentId: m.parentId === null ? null : String(m.parentId),
   };
 }
 
-/** The branch shown: from the root to the newest message, following parent links back. */
-function activeBranch(messages: readonly Message[]): Message[] {
-  if (!messages.length) return [];
+/**
+ * The branch ending at `last`: from its root to `last`, following parent links back (so siblings,
+ * the other versions of a turn, and other branches are left out).
+ */
+export function pathTo(messages: readonly Message[], last: Message): Message[] {
   const byId = new Map(messages.map((m) => [m.id, m]));
   const branch: Message[] = [];
-  let at: Message | undefined = messages.reduce((a, b) => (b.id > a.id ? b : a));
-  while (at) {
+  const seen = new Set<number>();
+  let at: Message | undefined = last;
+  while (at && !seen.has(at.id)) {
+    seen.add(at.id);
     branch.push(at);
     at = at.parentId === null ? undefined : byId.get(at.parentId);
   }
@@ -231,6 +276,16 @@ async function openApiService(options: ApiServiceOptions, dataLock: DataLock): P
   const loaded = await readSettingsFile(settingsFile, defaultSettings(platform));
   let settings: StoredSettings = loaded.settings;
   for (const note of loaded.notes) process.stderr.write(`note: ${note}\n`);
+  /** What the user should be told about this start (app.notices). */
+  const notices: AppNotice[] = loaded.notes.map((message) => ({ code: 'settings', message }));
+  if (store.recovered) {
+    const message = `the history database was damaged; it was moved to ${store.recovered.movedTo} and a new one started`;
+    process.stderr.write(`note: ${message}\n`);
+    notices.unshift({ code: 'history_recovered', message });
+  }
+  /** File names of recently added attachments by sha256: the message they are sent with keeps them. */
+  const addedNames = new Map<string, string>();
+  const named = (hashes: readonly string[]): Array<{ sha256: string; name: string }> => hashes.map((sha256) => ({ sha256, name: addedNames.get(sha256) ?? '' }));
   let status: ModelStatus = { name: '', family: '', executionProvider: '', state: 'none' };
   /** The loaded model's manifest places OCR text in its prompt (prompt.ocr_text). */
   let takesOcrText = false;
@@ -414,8 +469,7 @@ async function openApiService(options: ApiServiceOptions, dataLock: DataLock): P
 
   /** Earlier complete turns of the branch ending at `userMessage`, and the images to show the model. */
   const contextFor = (messages: readonly Message[], userMessage: Message): { history: ChatTurn[]; images: { sha256: string; path: string }[] } => {
-    const branch = activeBranch(messages.filter((m) => m.id <= userMessage.id || m.id === userMessage.id));
-    const upTo = branch.slice(0, branch.findIndex((m) => m.id === userMessage.id));
+    const upTo = pathTo(messages, userMessage).slice(0, -1);
     const history: ChatTurn[] = [];
     for (let i = 0; i + 1 < upTo.length; i++) {
       const q = upTo[i]!;
@@ -568,14 +622,15 @@ async function openApiService(options: ApiServiceOptions, dataLock: DataLock): P
 
   const handlers: { [C in CallName]: (request: CallRequest<C>) => Promise<CallResponse<C>> | CallResponse<C> } = {
     'conversations.list': () => store.listConversations().map(toSummary),
-    'conversations.create': ({ title }) => summary(store.createConversation(text(title, 'title').trim() || 'New chat').id),
+    'conversations.create': ({ title }) => summary(store.createConversation(titleText(title) || 'New chat').id),
     'conversations.get': ({ id }) => {
       const c = conversation(id);
-      return { id: String(c.id), title: c.title, updatedAt: c.updatedAt, preview: '', ocrTokens: c.ocrTokens, messages: activeBranch(c.messages).map(toMessage) };
+      return { id: String(c.id), title: c.title, updatedAt: c.updatedAt, preview: '', ocrTokens: c.ocrTokens, pinned: c.pinned, folder: c.folder, messages: c.messages.map(toMessage) };
     },
     'conversations.rename': ({ id, title }) => {
       const name = text(title, 'title').trim();
       if (!name) throw new ApiRequestError('bad_request', 'the title is empty');
+      if ([...name].length > MAX_TITLE) throw new ApiRequestError('bad_request', `the title is longer than ${MAX_TITLE} characters`);
       if (!store.renameConversation(toId(id, 'conversation'), name)) throw new ApiRequestError('not_found', `conversation ${id} does not exist`);
       return summary(toId(id, 'conversation'));
     },
@@ -585,22 +640,36 @@ async function openApiService(options: ApiServiceOptions, dataLock: DataLock): P
       if (!store.setOcrTokens(toId(id, 'conversation'), ocrTokens)) throw new ApiRequestError('not_found', `conversation ${id} does not exist`);
       return summary(toId(id, 'conversation'));
     },
+    'conversations.setPinned': ({ id, pinned }) => {
+      if (typeof pinned !== 'boolean') throw new ApiRequestError('bad_request', 'pinned must be true or false');
+      if (!store.setPinned(toId(id, 'conversation'), pinned)) throw new ApiRequestError('not_found', `conversation ${id} does not exist`);
+      return summary(toId(id, 'conversation'));
+    },
+    'conversations.setFolder': ({ id, folder }) => {
+      const name = folderName(folder);
+      if (!store.setFolder(toId(id, 'conversation'), name)) throw new ApiRequestError('not_found', `conversation ${id} does not exist`);
+      return summary(toId(id, 'conversation'));
+    },
     'search.messages': ({ query }) =>
       store.search(text(query, 'query')).map((hit) => ({ conversationId: String(hit.conversationId), messageId: String(hit.messageId), title: hit.conversationTitle, snippet: markHighlights(hit.snippet, hit.highlights), source: hit.source })),
-    'attachments.add': async ({ name, bytes }) => {
+    'attachments.add': async ({ name: requestName, bytes }) => {
+      const name = fileName(requestName);
       if (!(bytes instanceof Uint8Array)) throw new ApiRequestError('bad_request', 'attachment bytes are missing');
       const image = await decodeImage(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { name: name || 'image' });
       const mime = IMAGE_MIME[image.source.format] ?? 'application/octet-stream';
       const sha256 = store.putAttachment(bytes, { mime, width: image.width, height: image.height });
       // Read its text in the background: search, the viewer's text layer and OCR tokens use it.
       if (options.readImageText !== false) void imageText(sha256);
+      addedNames.delete(sha256);
+      addedNames.set(sha256, name);
+      if (addedNames.size > 1000) addedNames.delete(addedNames.keys().next().value!);
       return toAttachment(store.getAttachment(sha256)!, name);
     },
     'attachments.get': ({ sha256 }) => {
       if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw new ApiRequestError('bad_request', 'sha256 must be the hash of an added image');
       const info = store.getAttachment(sha256);
       if (!info) throw new ApiRequestError('not_found', `attachment ${sha256} does not exist`);
-      return toAttachment(info);
+      return toAttachment(info, addedNames.get(sha256) ?? '');
     },
     'attachments.text': ({ sha256 }) => {
       if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw new ApiRequestError('bad_request', 'sha256 must be the hash of an added image');
@@ -618,8 +687,17 @@ async function openApiService(options: ApiServiceOptions, dataLock: DataLock): P
       if (attachments.length > MAX_IMAGES_PER_MESSAGE) throw new ApiRequestError('bad_request', `at most ${MAX_IMAGES_PER_MESSAGE} images per message`);
       const cid = toId(conversationId, 'conversation');
       conversation(conversationId);
+      // The branch the user is looking at: the question follows its last message.
+      let parentId: number | undefined;
+      if (request.parentId !== undefined && request.parentId !== null) {
+        if (typeof request.parentId !== 'string') throw new ApiRequestError('bad_request', 'parentId must be a message id');
+        parentId = toId(request.parentId, 'parent message');
+        if (store.getMessage(parentId)?.conversationId !== cid) {
+          throw new ApiRequestError('bad_request', `message ${request.parentId} is not in conversation ${conversationId}`);
+        }
+      }
       await requireModel();
-      const userMessage = store.addMessage(cid, { role: 'user', content: question, attachments });
+      const userMessage = store.addMessage(cid, { role: 'user', content: question, attachments: named(attachments), ...(parentId !== undefined ? { parentId } : {}) });
       const assistantMessage = await answer(cid, userMessage);
       return { userMessage: toMessage(userMessage), assistantMessage };
     },
@@ -646,13 +724,14 @@ async function openApiService(options: ApiServiceOptions, dataLock: DataLock): P
       const edited = store.addMessage(conversationId, {
         role: 'user',
         content: newText,
-        attachments: message.attachments.map((a) => a.sha256),
+        attachments: message.attachments.map((a) => ({ sha256: a.sha256, name: a.name ?? '' })),
         parentId: message.parentId,
       });
       const assistantMessage = await answer(conversationId, edited);
       return { userMessage: toMessage(edited), assistantMessage };
     },
     'models.status': () => status,
+    'app.notices': () => notices,
     'models.catalog': async () => {
       const { catalog, error } = await readCatalog();
       return describeModels({
@@ -770,8 +849,9 @@ async function openApiService(options: ApiServiceOptions, dataLock: DataLock): P
   return {
     publish: emit,
     async call(name, request) {
-      const handler = handlers[name] as ((r: typeof request) => Promise<CallResponse<typeof name>>) | undefined;
+      const handler = (Object.hasOwn(handlers, name) ? handlers[name] : undefined) as ((r: typeof request) => Promise<CallResponse<typeof name>>) | undefined;
       if (!handler) throw new ApiRequestError('bad_request', `unknown call "${String(name)}"`);
+      if (request !== undefined && (typeof request !== 'object' || request === null || Array.isArray(request))) throw new ApiRequestError('bad_request', 'the request must be a JSON object');
       return handler(request ?? ({} as typeof request));
     },
     on(event, listener) {

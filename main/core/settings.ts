@@ -32,8 +32,9 @@ export function settingProblem(key: string, value: unknown): string | undefined 
   if (key === 'captureHotkey') {
     return typeof value === 'string' && isAcceleratorLike(value) ? undefined : `"${String(value)}" is not a shortcut: use modifiers and one key, e.g. Control+Alt+Shift+M`;
   }
-  const choices = ONE_OF[key as keyof Settings];
-  if (!choices) return `unknown setting "${key}"`;
+  // Own keys only: "__proto__", "constructor" or "toString" must not find Object.prototype's.
+  const choices = Object.hasOwn(ONE_OF, key) ? ONE_OF[key as keyof Settings] : undefined;
+  if (!Array.isArray(choices)) return `unknown setting "${key}"`;
   return typeof value === 'string' && choices.includes(value) ? undefined : `${key} must be ${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}`;
 }
 

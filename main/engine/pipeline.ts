@@ -39,7 +39,7 @@ import { adoptKvDtype, type GraphDtype } from './package/hf-folder.js';
 import { checkGraphSignature, openSession, providerForGraph, type ExecutionProvider } from './session.js';
 import { TextTokenizer } from './tokenizer.js';
 import { buildOmniFusionPrompt, prepareOcrText, type PromptSegment } from './models/omnifusion.js';
-import { expandImageTokens, idefics3Messages, mergeImageFeatures, PromptError, renderChatTemplate } from './models/idefics3.js';
+import { expandImageTokens, idefics3Messages, maskAddedTokens, mergeImageFeatures, PromptError, renderChatTemplate, splitMarked, unmask } from './models/idefics3.js';
 import {
   beamSearch,
   greedyOrSample,
@@ -342,9 +342,19 @@ export class VlmPipeline {
       throw new BadRequestError(`model "${m.name}" takes no OCR text (its ${m.family} prompt has no place for it); ask without OCR text`);
     }
     try {
-      const text = renderChatTemplate(m.prompt, idefics3Messages(request.question, request.history, grids.length));
-      const expanded = expandImageTokens(text, grids, m.prompt);
-      return { text, expanded, ids: this.tokenizer.encodePrompt(expanded, m.prompt.add_special_tokens) };
+      // The user's texts are plain text: an `<image>` or `<|im_end|>` typed in a question is masked
+      // before rendering and tokenized as its characters, so it cannot place image slots or end a turn.
+      const { messages, spans } = maskAddedTokens(idefics3Messages(request.question, request.history, grids.length), this.tokenizer.addedTokens);
+      const marked = renderChatTemplate(m.prompt, messages);
+      const markedExpanded = expandImageTokens(marked, grids, m.prompt);
+      const text = unmask(marked, spans);
+      const expanded = unmask(markedExpanded, spans);
+      if (!spans.length) return { text, expanded, ids: this.tokenizer.encodePrompt(expanded, m.prompt.add_special_tokens) };
+      const { before, after } = this.tokenizer.specialTokensAround(m.prompt.add_special_tokens);
+      const ids = [...before];
+      for (const piece of splitMarked(markedExpanded, spans)) ids.push(...(piece.plain ? this.tokenizer.encodePlain(piece.text) : this.tokenizer.encodePrompt(piece.text, false)));
+      ids.push(...after);
+      return { text, expanded, ids };
     } catch (err) {
       if (err instanceof PromptError) throw new BadRequestError(err.message);
       throw err;

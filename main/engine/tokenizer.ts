@@ -9,7 +9,20 @@ import { ModelPackageError, type ModelManifest } from './package/manifest.js';
 
 /** Text ↔ token ids for one model package. */
 export class TextTokenizer {
-  private constructor(private readonly tokenizer: Tokenizer) {}
+  /** The same tokenizer without added tokens: text as written, `<image>` as the characters `<`, `image`, `>`. */
+  private plainTokenizer: Tokenizer | undefined;
+  /** Added tokens in a form user text could spell (special ones, or `<…>` markup), longest first. */
+  readonly addedTokens: readonly string[];
+
+  private constructor(
+    private readonly tokenizer: Tokenizer,
+    private readonly json: object,
+    private readonly config: object,
+  ) {
+    const added = (json as { added_tokens?: { content: string; special?: boolean }[] }).added_tokens;
+    const contents = (Array.isArray(added) ? added : []).filter((t) => t.content && (t.special || /^<.+>$/s.test(t.content))).map((t) => t.content);
+    this.addedTokens = [...new Set(contents)].sort((a, b) => b.length - a.length);
+  }
 
   /**
    * Load `manifest.tokenizer` files from the package folder.
@@ -29,7 +42,7 @@ export class TextTokenizer {
     };
     const [json, config] = await Promise.all([read(manifest.tokenizer.file), read(manifest.tokenizer.config_file)]);
     try {
-      return new TextTokenizer(new Tokenizer(json, config));
+      return new TextTokenizer(new Tokenizer(json, config), json, config);
     } catch (err) {
       throw new ModelPackageError(`${path.join(dir, manifest.tokenizer.file)}: not a usable tokenizer (${(err as Error).message})`);
     }
@@ -47,6 +60,29 @@ export class TextTokenizer {
    */
   encodePrompt(text: string, addSpecialTokens: boolean): number[] {
     return this.tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;
+  }
+
+  /**
+   * Token ids of text a user wrote, as plain text: added tokens spelled in it (`<image>`,
+   * `<|im_end|>`, …) are not those tokens but their characters (as `split_special_tokens=True`).
+   */
+  encodePlain(text: string): number[] {
+    if (!this.plainTokenizer) this.plainTokenizer = new Tokenizer({ ...this.json, added_tokens: [] }, this.config);
+    return this.plainTokenizer.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /**
+   * What the post-processor adds around a prompt's ids with `add_special_tokens` (BOS, EOS, …):
+   * the ids before and after those of the text.
+   */
+  specialTokensAround(addSpecialTokens: boolean): { before: number[]; after: number[] } {
+    if (!addSpecialTokens) return { before: [], after: [] };
+    const bare: number[] = this.tokenizer.encode('a', { add_special_tokens: false }).ids;
+    const full: number[] = this.tokenizer.encode('a', { add_special_tokens: true }).ids;
+    for (let i = 0; i + bare.length <= full.length; i++) {
+      if (bare.every((id: number, j: number) => full[i + j] === id)) return { before: full.slice(0, i), after: full.slice(i + bare.length) };
+    }
+    return { before: [], after: [] };
   }
 
   /** Id of a token string (vocabulary or added token), or undefined. */

@@ -8,7 +8,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CALL_NAMES, EVENT_NAMES, type ApiErrorPayload, type CallName, type OmniFusionApi } from '../api/contract.js';
@@ -30,6 +30,11 @@ export interface WebBridgeOptions {
   staticDir: string;
   /** Defaults to 32 random bytes, base64url. */
   token?: string;
+  /**
+   * Listen on an address other than loopback (plain HTTP: the token is the only protection).
+   * Without it a non-loopback `host` is refused.
+   */
+  allowRemote?: boolean;
 }
 
 /** A running server: its URL with the token, and how to stop it. */
@@ -40,7 +45,27 @@ export interface WebBridge {
   close(): Promise<void>;
 }
 
-const COOKIE = 'omnifusion_token';
+/**
+ * The auth cookie's name carries the port: browsers do not separate cookies by port, so two
+ * servers on one host (two `serve`s) would otherwise overwrite each other's token.
+ */
+export function cookieName(port: number): string {
+  return `omnifusion_token_${port}`;
+}
+
+/** Whether `host` is a loopback address or name (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (h === 'localhost') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h);
+  return false;
+}
+
+/** A non-loopback --host without allowRemote; `message` is one line. */
+export class RemoteHostError extends Error {
+  override name = 'RemoteHostError';
+}
 /** Largest request body: an image attachment base64-encoded (the image decoder itself caps files at 200 MiB). */
 const MAX_BODY_BYTES = 96 * 1024 * 1024;
 
@@ -57,6 +82,11 @@ const CONTENT_TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
 };
 
+function contentType(file: string): string {
+  const ext = path.extname(file).toLowerCase();
+  return Object.hasOwn(CONTENT_TYPES, ext) ? CONTENT_TYPES[ext]! : 'application/octet-stream';
+}
+
 /** The same policy as the Electron window, plus WebSocket connections to this origin. */
 const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; " +
@@ -69,12 +99,14 @@ function sameToken(a: string | undefined, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function cookieToken(req: IncomingMessage): string | undefined {
+/** Every value of cookie `cookie` in the request (a browser may send more than one of a name). */
+function cookieValues(req: IncomingMessage, cookie: string): string[] {
+  const values: string[] = [];
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=');
-    if (name === COOKIE) return value.join('=');
+    if (name === cookie) values.push(value.join('='));
   }
-  return undefined;
+  return values;
 }
 
 function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', headers: Record<string, string> = {}): void {
@@ -102,17 +134,22 @@ async function readBody(req: IncomingMessage): Promise<string> {
  */
 export async function startWebBridge(options: WebBridgeOptions): Promise<WebBridge> {
   const { backend, staticDir } = options;
+  const listenHost = options.host ?? '127.0.0.1';
+  const loopback = isLoopbackHost(listenHost);
+  if (!loopback && !options.allowRemote) {
+    throw new RemoteHostError(`${listenHost} is not a loopback address: serving other machines is plain HTTP with only the token as protection; allow it explicitly (--allow-remote)`);
+  }
   const token = options.token ?? randomBytes(32).toString('base64url');
   const root = path.resolve(staticDir);
   let origin = '';
   let allowedHosts = new Set<string>();
+  let cookie = cookieName(0);
 
   const authorized = (req: IncomingMessage, url: URL): boolean =>
-    sameToken(cookieToken(req), token) ||
+    cookieValues(req, cookie).some((value) => sameToken(value, token)) ||
     sameToken(req.headers.authorization?.replace(/^Bearer /, ''), token) ||
     sameToken(url.searchParams.get('token') ?? undefined, token);
 
-  const loopback = ['127.0.0.1', '::1', 'localhost'].includes(options.host ?? '127.0.0.1');
   /** On loopback, Host must name this server (DNS rebinding); Origin, when sent, must be the page's own. */
   const trustedPeer = (req: IncomingMessage): boolean => {
     const host = req.headers.host ?? '';
@@ -144,13 +181,13 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
     const found = info?.isFile() || (await stat(target).then((s) => s.isFile(), () => false));
     if (!found) return send(res, 404, 'the renderer is not built: run npm run build');
     const headers: Record<string, string> = {
-      'content-type': CONTENT_TYPES[path.extname(target)] ?? 'application/octet-stream',
+      'content-type': contentType(target),
       'content-security-policy': CSP,
       'x-content-type-options': 'nosniff',
       'referrer-policy': 'no-referrer',
       'cache-control': 'no-cache',
     };
-    if (setCookie) headers['set-cookie'] = `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`;
+    if (setCookie) headers['set-cookie'] = `${cookie}=${token}; HttpOnly; SameSite=Strict; Path=/`;
     res.writeHead(200, headers);
     createReadStream(target).pipe(res);
   }
@@ -167,8 +204,11 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
     }
     let reply: unknown;
     try {
-      const request = JSON.parse(body || '{}', decodeBytes) as never;
-      reply = { ok: true, value: await backend.call(name as CallName, request) };
+      const request = JSON.parse(body || '{}', decodeBytes) as unknown;
+      if (typeof request !== 'object' || request === null || Array.isArray(request)) {
+        return send(res, 200, JSON.stringify({ ok: false, error: { code: 'bad_request', message: 'the request must be a JSON object' } }), 'application/json');
+      }
+      reply = { ok: true, value: await backend.call(name as CallName, request as never) };
     } catch (err) {
       reply = { ok: false, error: backend.describeError(err) };
     }
@@ -188,7 +228,12 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
     if (!trustedPeer(req)) return send(res, 403, 'forbidden: unexpected Host or Origin');
     if (!authorized(req, url)) return send(res, 401, 'unauthorized: open the URL with ?token= that `omnifusion serve` printed');
     const handle = async (): Promise<void> => {
-      if (req.method === 'POST' && url.pathname.startsWith('/api/call/')) return serveCall(req, res, url.pathname.slice('/api/call/'.length));
+      if (url.pathname.startsWith('/api/call/')) {
+        if (req.method === 'POST') return serveCall(req, res, url.pathname.slice('/api/call/'.length));
+        return send(res, 405, 'method not allowed: API calls are POST requests', undefined, { allow: 'POST' });
+      }
+      if (url.pathname === '/api/events') return send(res, 426, 'upgrade required: /api/events is a WebSocket', undefined, { upgrade: 'websocket', connection: 'Upgrade' });
+      if (url.pathname.startsWith('/api/')) return send(res, 404, 'not found');
       if (req.method === 'GET' && url.pathname.startsWith('/files/')) return serveFile(res, url.pathname.slice('/files/'.length));
       if (req.method === 'GET' || req.method === 'HEAD') return serveStatic(res, url, url.searchParams.has('token'));
       send(res, 405, 'method not allowed');
@@ -220,12 +265,13 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, listenHost, () => resolve());
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   origin = `http://${host}:${address.port}`;
   allowedHosts = new Set([`${host}:${address.port}`, `localhost:${address.port}`]);
+  cookie = cookieName(address.port);
   return {
     url: `${origin}/?token=${token}`,
     origin,

@@ -330,7 +330,7 @@ describe('--dtype picks the onnx variant of an onnx-community folder', () => {
     assert.doesNotMatch(fallback.stderr, /_int8/);
   });
 
-  test('a dtype the folder lacks gets one line listing the ones it has (exit 1); an OmniFusion package takes none; an unknown name is usage', async () => {
+  test('a dtype the folder lacks gets one line listing the ones it has (exit 1); an OmniFusion package takes only its own (fp32); an unknown name is usage', async () => {
     const dir = await twoVariants();
     const missing = await askJson(dir, '--dtype', 'q4f16');
     assert.ok(isOneLineError(missing), missing.stderr);
@@ -341,7 +341,11 @@ describe('--dtype picks the onnx variant of an onnx-community folder', () => {
     const omnifusion = await askJson(TINY_MODEL_DIR, '--dtype', 'fp16');
     assert.ok(isOneLineError(omnifusion), omnifusion.stderr);
     assert.equal(omnifusion.code, 1);
-    assert.equal(omnifusion.stderr, `omnifusion: ${TINY_MODEL_DIR} is an OmniFusion package with one set of graphs: a dtype (fp16) chooses among the onnx variants of an onnx-community folder\n`);
+    assert.equal(omnifusion.stderr, `omnifusion: ${TINY_MODEL_DIR} is an OmniFusion package with one set of graphs (fp32): it has no fp16 variant; drop --dtype or use --dtype fp32\n`);
+    // The dtype the package has is accepted.
+    const own = await askJson(TINY_MODEL_DIR, '--dtype', 'fp32');
+    assert.equal(own.code, 0, own.stderr);
+    assert.equal(own.stderr, '');
     // Without --dtype it runs and says it has no variants.
     const plain = await askJson(TINY_MODEL_DIR);
     assert.equal(plain.code, 0, plain.stderr);

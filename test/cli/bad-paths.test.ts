@@ -54,7 +54,7 @@ test('a folder, and a file over the size limit (sparse, so stat says so without 
   try {
     const folder = path.join(dir, 'album.png');
     await mkdir(folder);
-    for (const args of imageCommands(folder)) await expectRefused(args, 'album.png: is a folder, not an image file');
+    for (const args of imageCommands(folder)) await expectRefused(args, `album.png: ${folder} is a folder, not an image file`);
     const big = path.join(dir, 'scan.png');
     const fh = await open(big, 'w');
     await fh.truncate(DEFAULT_MAX_BYTES + 1);

@@ -132,14 +132,13 @@ function nonFileKind(st: Stats): string | undefined {
 /** @throws ImageInputError('not_an_image') unless `st` is a regular file; a device or pipe is named by its path (`zero` alone says little). */
 function refuseNonFile(st: Stats, name: string, file: string): void {
   const kind = nonFileKind(st);
-  if (kind === 'a folder') throw new ImageInputError('not_an_image', name, 'is a folder, not an image file');
   if (kind) throw new ImageInputError('not_an_image', name, `${file} is ${kind}, not an image file`);
 }
 
 function readProblem(err: unknown, name: string, file: string): ImageInputError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || code === 'ENOTDIR') return new ImageInputError('not_found', name, `file not found (${file})`, { cause: err });
-  if (code === 'EISDIR') return new ImageInputError('not_an_image', name, 'is a folder, not an image file', { cause: err });
+  if (code === 'EISDIR') return new ImageInputError('not_an_image', name, `${file} is a folder, not an image file`, { cause: err });
   return new ImageInputError('not_found', name, `cannot read the file (${code ?? 'error'})`, { cause: err });
 }
 

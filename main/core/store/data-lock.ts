@@ -71,12 +71,43 @@ function lockedError(dataDir: string, holder: Holder | undefined): StoreError {
   return new StoreError('locked', `${dataDir} is already used by another OmniFusion process (${who}); stop it first, or use another data folder`);
 }
 
+/** File-system errors that mean the data folder cannot be used, in words. */
+const UNUSABLE: Readonly<Record<string, string>> = {
+  ENOENT: 'files cannot be created in it',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EEXIST: 'a file is in the way of the folder',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'the disk is full',
+  EISDIR: 'a folder is in the way of a file',
+  EINVAL: 'files cannot be created in it',
+};
+
+/** A file-system error of the data folder as a one-line StoreError (`cannot use DIR: reason`); others as they are. */
+function unusable(dir: string, err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const reason = code ? UNUSABLE[code] : undefined;
+  if (!reason) return err;
+  return new StoreError('invalid_argument', `cannot use ${dir}: ${reason} (${code})`, { cause: err });
+}
+
 /**
  * Take the exclusive lock of `dataDir` (created if missing).
- * @throws StoreError('locked') naming the process that holds it; file-system errors of the folder.
+ * @throws StoreError('locked') naming the process that holds it; StoreError('invalid_argument')
+ * `cannot use DIR: …` when the folder cannot be created or written (a file, /proc, read-only).
  */
 export async function lockDataDir(dataDir: string, options: DataLockOptions = {}): Promise<DataLock> {
+  if (!dataDir.trim()) throw new StoreError('invalid_argument', 'the data folder path is empty');
   const dir = path.resolve(dataDir);
+  try {
+    return await takeLock(dir, options);
+  } catch (err) {
+    throw unusable(dir, err);
+  }
+}
+
+async function takeLock(dir: string, options: DataLockOptions): Promise<DataLock> {
   await mkdir(dir, { recursive: true });
   // Loaded here, not at the top: proper-lockfile hooks process exit (signal-exit) when it loads,
   // which only the commands that hold a data folder need.

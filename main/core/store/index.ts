@@ -1,5 +1,5 @@
 /** The conversation store: history database, attachments on disk, full-text search. */
-export { openStore, DB_FILE_NAME, ATTACHMENTS_DIR_NAME } from './store.js';
+export { openStore, DB_FILE_NAME, ATTACHMENTS_DIR_NAME, MAX_ATTACHMENT_NAME } from './store.js';
 export type {
   AssistantMessageWriter,
   AttachmentInfo,
@@ -12,6 +12,7 @@ export type {
   MessageRole,
   MessageStatus,
   MessageTimings,
+  NewAttachment,
   NewMessage,
   OcrTokensSetting,
   OpenStoreOptions,

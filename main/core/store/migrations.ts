@@ -179,6 +179,16 @@ export const MIGRATIONS: readonly Migration[] = [
         ALTER TABLE conversations ADD COLUMN ocr_tokens TEXT NOT NULL DEFAULT 'auto' CHECK (ocr_tokens IN ('auto', 'on', 'off'));
       `),
   },
+  {
+    id: 5,
+    name: 'file names of attached images',
+    up: (db) =>
+      db.exec(`
+        -- The file name the user attached an image under, per message: the same image
+        -- (one file, by sha256) may be attached under different names. '' when unknown.
+        ALTER TABLE message_attachments ADD COLUMN name TEXT NOT NULL DEFAULT '';
+      `),
+  },
 ];
 
 /** The schema version this code writes. */

@@ -62,7 +62,15 @@ export interface AttachmentInfo {
   height: number | null;
   /** ms since the Unix epoch. */
   createdAt: number;
+  /** The file name it was attached under (messages' attachments only; absent when unknown). */
+  name?: string;
 }
+
+/** An attachment of a new message: its sha256, or its sha256 with the file name it was attached under. */
+export type NewAttachment = string | { sha256: string; name?: string };
+
+/** Longest attachment file name kept, characters (longer ones are cut). */
+export const MAX_ATTACHMENT_NAME = 255;
 
 /** A conversation's own fields. Times are ms since the Unix epoch. */
 export interface Conversation {
@@ -127,8 +135,8 @@ export interface NewMessage {
   model?: string | null;
   error?: string | null;
   timings?: MessageTimings | null;
-  /** sha256 values from putAttachment, in display order. */
-  attachments?: readonly string[];
+  /** sha256 values from putAttachment (with file names), in display order. */
+  attachments?: readonly NewAttachment[];
   /**
    * The message this one follows. Omitted: the newest message of the conversation (a
    * linear chat); null: a new root; a sibling's parent: a new branch (edit-and-resend).
@@ -371,6 +379,8 @@ interface AttachmentRow {
   width: number | null;
   height: number | null;
   created_at: number;
+  /** From message_attachments, when read through a message. */
+  name?: string;
 }
 
 function toConversation(r: ConversationRow): Conversation {
@@ -378,7 +388,7 @@ function toConversation(r: ConversationRow): Conversation {
 }
 
 function toAttachment(r: AttachmentRow): AttachmentInfo {
-  return { sha256: r.sha256, mime: r.mime, byteSize: r.byte_size, width: r.width, height: r.height, createdAt: r.created_at };
+  return { sha256: r.sha256, mime: r.mime, byteSize: r.byte_size, width: r.width, height: r.height, createdAt: r.created_at, ...(r.name ? { name: r.name } : {}) };
 }
 
 /** Timings are JSON; a malformed value must not make the whole conversation unreadable. */
@@ -454,17 +464,17 @@ class SqliteConversationStore implements ConversationStore {
         `INSERT INTO messages (conversation_id, parent_id, role, content, status, model, error, timings, created_at, updated_at)
          VALUES (@conversationId, @parentId, @role, @content, @status, @model, @error, @timings, @now, @now)`,
       ),
-      insertMessageAttachment: db.prepare<[number, number, string]>('INSERT INTO message_attachments (message_id, position, sha256) VALUES (?, ?, ?)'),
+      insertMessageAttachment: db.prepare<[number, number, string, string]>('INSERT INTO message_attachments (message_id, position, sha256, name) VALUES (?, ?, ?, ?)'),
       getMessage: db.prepare<[number], MessageRow>('SELECT * FROM messages WHERE id = ?'),
       conversationMessages: db.prepare<[number], MessageRow>('SELECT * FROM messages WHERE conversation_id = ? ORDER BY id'),
       messageAttachments: db.prepare<[number], AttachmentRow & { message_id: number }>(
-        `SELECT ma.message_id, a.* FROM message_attachments AS ma
+        `SELECT ma.message_id, a.*, ma.name AS name FROM message_attachments AS ma
          JOIN attachments AS a ON a.sha256 = ma.sha256
          JOIN messages AS m ON m.id = ma.message_id
          WHERE m.conversation_id = ? ORDER BY ma.message_id, ma.position`,
       ),
       attachmentsOfMessage: db.prepare<[number], AttachmentRow>(
-        `SELECT a.* FROM message_attachments AS ma JOIN attachments AS a ON a.sha256 = ma.sha256
+        `SELECT a.*, ma.name AS name FROM message_attachments AS ma JOIN attachments AS a ON a.sha256 = ma.sha256
          WHERE ma.message_id = ? ORDER BY ma.position`,
       ),
       appendContent: db.prepare<[string, number, number]>('UPDATE messages SET content = content || ?, updated_at = ? WHERE id = ?'),
@@ -606,11 +616,12 @@ class SqliteConversationStore implements ConversationStore {
         error: message.error ?? null,
         timings: message.timings ? JSON.stringify(message.timings) : null,
       });
-      (message.attachments ?? []).forEach((sha256, position) => {
-        if (!this.stmt.getAttachment.get(sha256)) {
-          throw new StoreError('not_found', `attachment ${sha256.slice(0, 12)}… is not stored; attach the file again`);
+      (message.attachments ?? []).forEach((attachment, position) => {
+        const { sha256, name = '' } = typeof attachment === 'string' ? { sha256: attachment } : attachment;
+        if (typeof sha256 !== 'string' || !this.stmt.getAttachment.get(sha256)) {
+          throw new StoreError('not_found', `attachment ${String(sha256).slice(0, 12)}… is not stored; attach the file again`);
         }
-        this.stmt.insertMessageAttachment.run(id, position, sha256);
+        this.stmt.insertMessageAttachment.run(id, position, sha256, typeof name === 'string' ? [...name].slice(0, MAX_ATTACHMENT_NAME).join('') : '');
       });
       return this.readMessage(id);
     })();

@@ -68,14 +68,84 @@ export function idefics3Messages(question: string, history: readonly ChatTurn[] 
 
 const templates = new Map<string, Template>();
 
-/** Render `messages` with the chat template and the generation prompt (add_generation_prompt: true). */
-export function renderChatTemplate(config: Pick<ChatPromptConfig, 'chat_template' | 'template_variables'>, messages: readonly ChatMessage[]): string {
-  let template = templates.get(config.chat_template);
+/**
+ * The parsed chat template (cached by its text).
+ * @throws Error with the parser's message when the template does not parse.
+ */
+export function compileChatTemplate(source: string): Template {
+  let template = templates.get(source);
   if (!template) {
-    template = new Template(config.chat_template);
-    templates.set(config.chat_template, template);
+    template = new Template(source);
+    templates.set(source, template);
   }
-  return template.render({ ...config.template_variables, messages, add_generation_prompt: true });
+  return template;
+}
+
+/** The first line of an error's message, for one-line reports. */
+export function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('\n')[0]!.trim();
+}
+
+/**
+ * Render `messages` with the chat template and the generation prompt (add_generation_prompt: true).
+ * @throws PromptError when the template refuses the conversation (its `raise_exception('…')`, or
+ * any other error while rendering: the message is the template's).
+ */
+export function renderChatTemplate(config: Pick<ChatPromptConfig, 'chat_template' | 'template_variables'>, messages: readonly ChatMessage[]): string {
+  let template: Template;
+  try {
+    template = compileChatTemplate(config.chat_template);
+  } catch (err) {
+    throw new PromptError(`the model's chat template does not parse (${firstLine(err)})`);
+  }
+  try {
+    return template.render({ ...config.template_variables, messages, add_generation_prompt: true });
+  } catch (err) {
+    throw new PromptError(`the model's chat template refused the conversation: ${firstLine(err)}`);
+  }
+}
+
+/** Private-use characters that mark, in a rendered prompt, a span of user text to tokenize as plain text. */
+const MARK = /\uE000(\d+)\uE001/g;
+
+/**
+ * Replace, in every text of `messages`, each spelling of one of `tokens` (the tokenizer's added
+ * tokens: `<image>`, `<|im_end|>`, …) by a marker; `spans[k]` is the text marker k stands for.
+ * The user's text then cannot place image slots or end a turn: the markers are tokenized as plain
+ * text (see splitMarked). Marker characters already in the text are masked too.
+ */
+export function maskAddedTokens(messages: readonly ChatMessage[], tokens: readonly string[]): { messages: ChatMessage[]; spans: string[] } {
+  const spans: string[] = [];
+  const alternatives = [...tokens, '\uE000', '\uE001'].filter(Boolean).sort((a, b) => b.length - a.length);
+  const pattern = new RegExp(alternatives.map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
+  const mask = (text: string): string =>
+    text.replace(pattern, (found) => {
+      spans.push(found);
+      return `\uE000${spans.length - 1}\uE001`;
+    });
+  const masked = messages.map((m) => ({ ...m, content: m.content.map((c) => (c.type === 'text' ? { type: 'text' as const, text: mask(c.text) } : c)) }));
+  return { messages: masked, spans };
+}
+
+/** `text` with each marker of maskAddedTokens back to the text it stands for. */
+export function unmask(text: string, spans: readonly string[]): string {
+  return text.replace(MARK, (found, k: string) => spans[Number(k)] ?? found);
+}
+
+/** Split a marked text into the template's pieces and the user's plain-text spans, in order. */
+export function splitMarked(text: string, spans: readonly string[]): { text: string; plain: boolean }[] {
+  const pieces: { text: string; plain: boolean }[] = [];
+  let last = 0;
+  for (const match of text.matchAll(MARK)) {
+    const span = spans[Number(match[1])];
+    if (span === undefined) continue;
+    if (match.index > last) pieces.push({ text: text.slice(last, match.index), plain: false });
+    pieces.push({ text: span, plain: true });
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) pieces.push({ text: text.slice(last), plain: false });
+  return pieces;
 }
 
 type ExpansionConfig = Pick<ChatPromptConfig, 'image_token' | 'tiles' | 'image_seq_len'>;

@@ -22,7 +22,7 @@ import path from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { DEFAULT_GENERATION_CONFIG } from '../generation/config.js';
 import { idefics3PreprocessConfig, Idefics3ConfigError } from '../preprocess/idefics3.js';
-import type { ChatPromptConfig } from '../models/idefics3.js';
+import { compileChatTemplate, firstLine, type ChatPromptConfig } from '../models/idefics3.js';
 import { GRAPH_NAMES, ModelPackageError, type GenerationDefaults, type GraphName, type GraphSpec, type Idefics3Manifest, type LlavaManifest, type ModelManifest, type TextConfig } from './manifest.js';
 import { llavaPreprocessConfig } from '../models/llava.js';
 
@@ -255,18 +255,27 @@ async function readChatFolder(folder: string, config: Json, family: 'idefics3' |
 /** The chat template (chat_template.jinja, chat_template.json, then tokenizer_config.json) and the image tokens. */
 async function chatPromptConfig(folder: string, config: Json, tokenizer: Json, tokCfg: Json, imageSeqLen: number, tiled: boolean): Promise<ChatPromptConfig> {
   let template: string | undefined;
+  let source = 'chat_template.jinja';
   const jinja = await readFile(path.join(folder, 'chat_template.jinja'), 'utf8').catch(() => undefined);
   if (jinja !== undefined) template = jinja;
   if (template === undefined) {
+    source = 'chat_template.json';
     const ct = await readJson(path.join(folder, 'chat_template.json'), false);
     if (typeof ct?.chat_template === 'string') template = ct.chat_template;
   }
   if (template === undefined) {
+    source = 'tokenizer_config.json';
     const t = tokCfg.chat_template;
     if (typeof t === 'string') template = t;
     else if (Array.isArray(t)) template = (t as { name: string; template: string }[]).find((x) => x.name === 'default')?.template;
   }
   if (template === undefined) throw new ModelPackageError(`${folder}: no chat template (tokenizer_config.json chat_template, chat_template.json or chat_template.jinja)`);
+  // Parsed now, so that a broken template fails the load (and `models verify`), not the first question.
+  try {
+    compileChatTemplate(template);
+  } catch (err) {
+    throw new ModelPackageError(`${path.join(folder, source)}: the chat template does not parse (${firstLine(err)})`);
+  }
   const variables: Record<string, string> = {};
   for (const key of ['bos_token', 'eos_token', 'unk_token', 'pad_token', 'sep_token', 'cls_token', 'mask_token']) {
     const v = tokenString(tokCfg[key]);

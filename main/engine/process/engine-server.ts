@@ -14,7 +14,7 @@
  * the whole page. Sharing one queue would instead stall attachment OCR behind answers, or an
  * answer's first token behind every page being read.
  */
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { decodeImage, ImageInputError } from '../../core/images/index.js';
@@ -72,12 +72,26 @@ export async function checkDtype(modelDir: string, dtype: unknown): Promise<void
   const folder = path.resolve(modelDir);
   // A folder that is missing or unreadable gets loadManifest's own message.
   if (await isFile(path.join(folder, 'manifest.json'))) {
-    throw new ModelPackageError(`${folder} is an OmniFusion package with one set of graphs: a dtype (${dtype}) chooses among the onnx variants of an onnx-community folder`);
+    // One set of graphs, of the precision its KV cache has: that dtype is accepted (it changes nothing).
+    const has = await omnifusionDtype(folder);
+    if (has === dtype) return;
+    throw new ModelPackageError(`${folder} is an OmniFusion package with one set of graphs${has ? ` (${has})` : ''}: it has no ${dtype} variant${has ? `; drop --dtype or use --dtype ${has}` : ''}`);
   }
   if (!(await isFile(path.join(folder, 'config.json')))) return;
   const present = await availableDtypes(folder);
   if (!present.includes(dtype as GraphDtype)) {
     throw new ModelPackageError(`${folder} has no ${dtype} graphs (onnx/*${DTYPE_SUFFIXES[dtype as GraphDtype]}.onnx); it has: ${present.join(', ') || 'none'}`);
+  }
+}
+
+/** The dtype of an OmniFusion package's graphs (fp32 or fp16, as its text_config.kv_cache_dtype), if its manifest says. */
+async function omnifusionDtype(folder: string): Promise<GraphDtype | undefined> {
+  try {
+    const manifest = JSON.parse(await readFile(path.join(folder, 'manifest.json'), 'utf8')) as { text_config?: { kv_cache_dtype?: unknown } };
+    const kv = manifest.text_config?.kv_cache_dtype;
+    return kv === 'float32' ? 'fp32' : kv === 'float16' ? 'fp16' : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -182,7 +182,7 @@ export function createDemoApi(): OmniFusionApi {
   }
 
   function summary(c: Conversation): CallResponse<'conversations.create'> {
-    return { id: c.id, title: c.title, updatedAt: c.updatedAt, preview: c.preview, ocrTokens: c.ocrTokens };
+    return { id: c.id, title: c.title, updatedAt: c.updatedAt, preview: c.preview, ocrTokens: c.ocrTokens, pinned: c.pinned, folder: c.folder };
   }
 
   function touch(c: Conversation): void {
@@ -205,8 +205,9 @@ export function createDemoApi(): OmniFusionApi {
     throw new ApiError('not_found', 'No such message.');
   }
 
-  function newMessage(c: Conversation, role: Message['role'], content: string, attachments: AttachmentInfo[] = []): Message {
-    const m: Message = { id: id('m'), conversationId: c.id, role, content, status: role === 'user' ? 'complete' : 'partial', attachments, createdAt: Date.now() };
+  /** A new message following `parentId` (default: the newest message: a linear chat). */
+  function newMessage(c: Conversation, role: Message['role'], content: string, attachments: AttachmentInfo[] = [], parentId: string | null = c.messages.at(-1)?.id ?? null): Message {
+    const m: Message = { id: id('m'), conversationId: c.id, role, content, status: role === 'user' ? 'complete' : 'partial', attachments, createdAt: Date.now(), parentId };
     if (role === 'assistant') {
       m.model = MODEL;
       m.executionProvider = PROVIDER;
@@ -258,7 +259,7 @@ export function createDemoApi(): OmniFusionApi {
 
   /** Start streaming an answer to the user message at index `userIndex`. */
   function answer(c: Conversation, user: Message): Message {
-    const m = newMessage(c, 'assistant', '');
+    const m = newMessage(c, 'assistant', '', [], user.id);
     c.messages.push(m);
     const run: Running = {
       message: m,
@@ -279,7 +280,7 @@ export function createDemoApi(): OmniFusionApi {
   function seed(): void {
     const now = Date.now();
     const add = (title: string, minutesAgo: number, turns: [string, string, Message['status']?][]): void => {
-      const c: Conversation = { id: id('c'), title, updatedAt: now - minutesAgo * 60_000, preview: '', ocrTokens: 'auto', messages: [] };
+      const c: Conversation = { id: id('c'), title, updatedAt: now - minutesAgo * 60_000, preview: '', ocrTokens: 'auto', pinned: false, folder: null, messages: [] };
       for (const [q, a, s] of turns) {
         c.messages.push(newMessage(c, 'user', q));
         const m = newMessage(c, 'assistant', a);
@@ -309,9 +310,9 @@ export function createDemoApi(): OmniFusionApi {
     const reply = (value: unknown): CallResponse<C> => clone(value) as CallResponse<C>;
     switch (name) {
       case 'conversations.list':
-        return reply([...conversations.values()].map(summary).sort((a, b) => b.updatedAt - a.updatedAt));
+        return reply([...conversations.values()].map(summary).sort((a, b) => Number(b.pinned) - Number(a.pinned) || b.updatedAt - a.updatedAt));
       case 'conversations.create': {
-        const c: Conversation = { id: id('c'), title: (req.title as string) || 'New chat', updatedAt: Date.now(), preview: '', ocrTokens: 'auto', messages: [] };
+        const c: Conversation = { id: id('c'), title: (req.title as string) || 'New chat', updatedAt: Date.now(), preview: '', ocrTokens: 'auto', pinned: false, folder: null, messages: [] };
         conversations.set(c.id, c);
         return reply(summary(c));
       }
@@ -329,6 +330,19 @@ export function createDemoApi(): OmniFusionApi {
         const value = req.ocrTokens as OcrTokensSetting;
         if (!['auto', 'on', 'off'].includes(value)) throw new ApiError('bad_request', 'ocrTokens must be auto, on or off');
         c.ocrTokens = value;
+        return reply(summary(c));
+      }
+      case 'conversations.setPinned': {
+        const c = conversation(req.id as string);
+        if (typeof req.pinned !== 'boolean') throw new ApiError('bad_request', 'pinned must be true or false');
+        c.pinned = req.pinned;
+        return reply(summary(c));
+      }
+      case 'conversations.setFolder': {
+        const c = conversation(req.id as string);
+        const folder = typeof req.folder === 'string' ? req.folder.trim() : null;
+        if (folder !== null && (!folder || folder.length > 60 || /[\p{Cc}/\\]/u.test(folder))) throw new ApiError('bad_request', 'the folder name must be 1–60 characters, without slashes');
+        c.folder = folder;
         return reply(summary(c));
       }
       case 'search.messages': {
@@ -392,7 +406,8 @@ export function createDemoApi(): OmniFusionApi {
           if (!info) throw new ApiError('bad_request', 'Unknown attachment.');
           return info;
         });
-        const user = newMessage(c, 'user', r.text, attachments);
+        if (r.parentId !== undefined && !c.messages.some((m) => m.id === r.parentId)) throw new ApiError('bad_request', `message ${r.parentId} is not in conversation ${c.id}`);
+        const user = newMessage(c, 'user', r.text, attachments, r.parentId);
         c.messages.push(user);
         const assistant = answer(c, user);
         touch(c);
@@ -408,17 +423,16 @@ export function createDemoApi(): OmniFusionApi {
         return reply({ stopped: was });
       }
       case 'generation.regenerate': {
+        // A new version (sibling) of the answer; the old one stays (reply branches).
         const { c, i } = findMessage(req.messageId as string);
-        const user = c.messages[i - 1];
+        const user = c.messages.find((m) => m.id === c.messages[i]!.parentId);
         if (!user || user.role !== 'user') throw new ApiError('bad_request', 'Nothing to answer.');
-        c.messages.splice(i);
         return reply({ assistantMessage: { ...answer(c, user), content: '' } });
       }
       case 'generation.editAndResend': {
         const { c, i } = findMessage(req.messageId as string);
         const old = c.messages[i]!;
-        c.messages.splice(i);
-        const user = newMessage(c, 'user', String(req.text), old.attachments);
+        const user = newMessage(c, 'user', String(req.text), old.attachments, old.parentId);
         c.messages.push(user);
         return reply({ userMessage: user, assistantMessage: { ...answer(c, user), content: '' } });
       }
@@ -448,6 +462,8 @@ export function createDemoApi(): OmniFusionApi {
       }
       case 'capture.status':
         return reply(captureStatus());
+      case 'app.notices':
+        return reply([]);
       case 'capture.start':
         throw new ApiError('bad_request', 'screen capture runs in the desktop app; here, use the Screenshot button');
       default:

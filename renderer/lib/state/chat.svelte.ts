@@ -11,6 +11,8 @@ import { SvelteMap, SvelteSet } from 'svelte/reactivity';
 import type { Conversation, ConversationSummary, Message, OcrTokensSetting, OmniFusionApi, SearchHit } from '../../../main/api/contract';
 import { errorMessage } from '../platform/errors';
 import { isConnectionAware } from '../platform/web-bridge';
+import { childrenOf, descendantsOf, forkOf, versionsOf, visiblePath, type BranchChoices, type Versions } from '../branches';
+import { newestFirst } from './history.svelte';
 import { ui } from './ui.svelte';
 
 /** Title of a conversation the user has not named yet. */
@@ -62,6 +64,37 @@ class ChatState {
   /** The streaming message of the open conversation, if any. */
   streamingMessage = $derived(this.current?.messages.find((m) => this.streaming.has(m.id)) ?? null);
   generating = $derived(this.busy || this.streamingMessage !== null);
+
+  /**
+   * Reply branches: `current.messages` holds every branch; the chat shows one path (lib/branches.ts).
+   * The versions chosen at forks, by conversation id, are kept while the app runs (not across
+   * reloads: a reopened conversation shows the path to its newest message).
+   */
+  #choices = $state<Record<string, BranchChoices>>({});
+  #children = $derived(childrenOf(this.current?.messages ?? []));
+  /** The messages shown, root to leaf: the chosen versions, else the path to the newest message. */
+  path = $derived(this.current ? visiblePath(this.current.messages, this.#choices[this.current.id] ?? {}, this.#children) : []);
+
+  /** Where this message stands among its versions (regenerated answers, edited questions). */
+  versions(message: Message): Versions {
+    return versionsOf(message, this.#children);
+  }
+
+  /** Show this version of its turn, and below it the path to its newest message. */
+  showVersion(messageId: string): void {
+    const current = this.current;
+    const message = current?.messages.find((m) => m.id === messageId);
+    if (!current || !message) return;
+    const choices = (this.#choices[current.id] ??= {});
+    for (const id of [messageId, ...descendantsOf(messageId, this.#children)]) delete choices[id];
+    choices[forkOf(message)] = messageId;
+  }
+
+  /** Messages just added (sent, regenerated, edited) become the shown branch. */
+  #choose(conversationId: string, ...messages: Message[]): void {
+    const choices = (this.#choices[conversationId] ??= {});
+    for (const m of messages) choices[forkOf(m)] = m.id;
+  }
 
   #api!: OmniFusionApi;
   #early = new Map<string, Early>();
@@ -157,7 +190,7 @@ class ChatState {
       const previous = new Map(this.conversations.map((c) => [c.id, c.preview]));
       this.conversations = [...list]
         .map((c) => (!c.preview && previous.get(c.id) ? { ...c, preview: previous.get(c.id)! } : c))
-        .sort((a, b) => b.updatedAt - a.updatedAt);
+        .sort(newestFirst);
       this.listLoaded = true;
     } catch (err) {
       // While the connection is down the banner already says so.
@@ -246,6 +279,33 @@ class ChatState {
     }
   }
 
+  /** Pin to the top of the list or unpin (kept by the service); false when it failed (a toast says why). */
+  async setPinned(id: string, pinned: boolean): Promise<boolean> {
+    try {
+      this.#organised(await this.#api.call('conversations.setPinned', { id, pinned }));
+      return true;
+    } catch (err) {
+      ui.toast(`${pinned ? 'Pin' : 'Unpin'} failed: ${errorMessage(err)}`, 'error');
+      return false;
+    }
+  }
+
+  /** File in a folder (null: in none); null when done, else the service's one-line reason (shown where the name was typed). */
+  async setFolder(id: string, folder: string | null): Promise<string | null> {
+    try {
+      this.#organised(await this.#api.call('conversations.setFolder', { id, folder }));
+      return null;
+    } catch (err) {
+      return errorMessage(err);
+    }
+  }
+
+  #organised(summary: ConversationSummary): void {
+    const i = this.conversations.findIndex((c) => c.id === summary.id);
+    if (i >= 0) this.conversations[i] = { ...this.conversations[i]!, pinned: summary.pinned, folder: summary.folder };
+    if (this.current?.id === summary.id) Object.assign(this.current, { pinned: summary.pinned, folder: summary.folder });
+  }
+
   #replaceSummary(summary: ConversationSummary): void {
     const i = this.conversations.findIndex((c) => c.id === summary.id);
     if (i >= 0) this.conversations[i] = summary;
@@ -300,14 +360,18 @@ class ChatState {
         void this.rename(conversation.id, titleFrom(text, attachments.length > 0));
       }
       conversationId = conversation.id;
+      // Continue the branch shown: the question follows its last message.
+      const parentId = this.current?.id === conversation.id ? this.path.at(-1)?.id : undefined;
       const { userMessage, assistantMessage } = await this.#api.call('generation.send', {
         conversationId: conversation.id,
         text,
         attachments,
+        ...(parentId ? { parentId } : {}),
       });
+      this.#choose(conversation.id, userMessage, assistantMessage);
       if (this.current?.id === conversation.id) {
-        this.current.messages.push(userMessage);
-        this.#addStreaming(assistantMessage, this.current.messages.length);
+        this.#addMessage(userMessage);
+        this.#addStreaming(assistantMessage);
       }
       this.#refreshListSoon();
       return true;
@@ -343,12 +407,9 @@ class ChatState {
     const conversationId = this.current?.id;
     try {
       const { assistantMessage } = await this.#api.call('generation.regenerate', { messageId });
-      if (this.current && this.current.id === conversationId) {
-        const messages = this.current.messages;
-        const i = messages.findIndex((m) => m.id === messageId);
-        if (i >= 0) messages.splice(i, 1);
-        this.#addStreaming(assistantMessage, i >= 0 ? i : messages.length);
-      }
+      // The new answer is a new version (sibling) of the old one, which stays: show the new one.
+      if (conversationId) this.#choose(conversationId, assistantMessage);
+      if (this.current && this.current.id === conversationId) this.#addStreaming(assistantMessage);
       this.#refreshListSoon();
     } catch (err) {
       ui.toast(`Regenerate failed: ${errorMessage(err)}`, 'error');
@@ -357,19 +418,17 @@ class ChatState {
     }
   }
 
-  /** Replace a user message's text, drop what followed and answer again. */
+  /** Ask a user message again with new text (a new version of it; the old branch stays) and answer it. */
   async editAndResend(messageId: string, text: string): Promise<boolean> {
     if (this.generating || !text.trim()) return false;
     this.busy = true;
     const conversationId = this.current?.id;
     try {
       const { userMessage, assistantMessage } = await this.#api.call('generation.editAndResend', { messageId, text });
+      if (conversationId) this.#choose(conversationId, userMessage, assistantMessage);
       if (this.current && this.current.id === conversationId) {
-        const messages = this.current.messages;
-        const i = messages.findIndex((m) => m.id === messageId);
-        if (i >= 0) messages.splice(i);
-        messages.push(userMessage);
-        this.#addStreaming(assistantMessage, messages.length);
+        this.#addMessage(userMessage);
+        this.#addStreaming(assistantMessage);
       }
       this.#refreshListSoon();
       return true;
@@ -381,13 +440,20 @@ class ChatState {
     }
   }
 
-  /** Put a new assistant message at `index`, streaming unless its end already arrived. */
-  #addStreaming(message: Message, index: number): void {
+  /** Add a new message (the newest, so last) unless a resync brought it already. */
+  #addMessage(message: Message): void {
+    if (this.current && !this.current.messages.some((m) => m.id === message.id)) this.current.messages.push(message);
+  }
+
+  /** Add a new assistant message, streaming unless its end already arrived. */
+  #addStreaming(message: Message): void {
     if (!this.current) return;
-    this.current.messages.splice(index, 0, message);
+    const known = this.current.messages.find((m) => m.id === message.id);
+    if (known && known.status !== 'partial') return; // a resync brought it finished already
+    this.#addMessage(message);
     this.streaming.add(message.id);
     this.#markActive(message.id);
-    const added = this.current.messages[index];
+    const added = this.current.messages.find((m) => m.id === message.id);
     if (added) this.#applyEarly(added);
   }
 

@@ -13,7 +13,7 @@
  * chat window (kept in localStorage, see lib/settings/hotkey-notice.ts).
  */
 import type { CaptureStatus } from '../../../main/api/capture';
-import type { OmniFusionApi, Settings } from '../../../main/api/contract';
+import type { AppNotice, OmniFusionApi, Settings } from '../../../main/api/contract';
 import { errorMessage } from '../platform/errors';
 import { dismissNotice, loadDismissed, saveDismissed, shouldShowHotkeyNotice } from '../settings/hotkey-notice';
 import { ui } from './ui.svelte';
@@ -77,12 +77,18 @@ class SettingsState {
   dismissedNotices = $state<string[]>(loadDismissed(storage()));
   /** The chat window's hotkey notice is up. */
   hotkeyNoticeVisible = $derived(shouldShowHotkeyNotice(this.captureStatus, this.dismissedNotices));
+  /** What this start of the app has to tell the user (a damaged history set aside, settings reset), until dismissed. */
+  notices = $state<AppNotice[]>([]);
   #api: OmniFusionApi | undefined;
 
   async init(api: OmniFusionApi): Promise<void> {
     this.#api = api;
     api.on('capture.status', (status) => (this.captureStatus = status));
     void this.refreshCaptureStatus();
+    void api.call('app.notices', {}).then(
+      (notices) => (this.notices = notices),
+      () => undefined, // an older server without the call: nothing to tell
+    );
     if (typeof matchMedia === 'function') {
       matchMedia(DARK_QUERY).addEventListener('change', (e) => {
         this.#systemDark = e.matches;

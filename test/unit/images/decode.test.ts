@@ -100,7 +100,7 @@ describe('decodeImage refuses bad inputs with a code and one line', () => {
   test('a folder', async () => {
     const dir = path.join(tmp, 'album.png');
     mkdirSync(dir);
-    assert.equal(await refusal(dir, 'not_an_image'), 'album.png: is a folder, not an image file');
+    assert.equal(await refusal(dir, 'not_an_image'), `album.png: ${dir} is a folder, not an image file`);
   });
 
   test('file-size guard, from stat for paths and from length for buffers', async () => {

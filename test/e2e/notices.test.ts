@@ -1,0 +1,37 @@
+/**
+ * What the app had to do at start is told in the chat window (`app.notices`): a damaged history
+ * database set aside shows one line naming where it went, and can be dismissed.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { openAppSession, type AppSession } from '../helpers/app-session.js';
+import { ARTIFACTS } from '../helpers/browser.js';
+
+let app: AppSession;
+before(async () => {
+  app = await openAppSession('notices', {
+    viewport: { width: 1100, height: 700 },
+    // Not an SQLite database: opening it fails as damaged.
+    prepare: (dataDir) => writeFile(path.join(dataDir, 'history.sqlite3'), Buffer.alloc(8192, 0x5a)),
+  });
+});
+after(() => app?.close());
+
+test('a damaged history database: the window says it was moved aside and where; dismiss hides it', async () => {
+  const { page, server, dataDir } = app;
+  await page.goto(server.url);
+  const notice = page.getByTestId('app-notice');
+  await notice.waitFor();
+  const moved = (await readdir(dataDir)).find((f) => f.startsWith('history.sqlite3.corrupt-'));
+  assert.ok(moved, 'the damaged file was kept aside');
+  assert.equal(await notice.getAttribute('data-state'), 'history_recovered');
+  const text = (await notice.innerText()).trim();
+  assert.match(text, /history database was damaged/);
+  assert.ok(text.includes(moved!), `the notice names ${moved}: ${text}`);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'notice-history-recovered.png') });
+  await page.getByTestId('app-notice-dismiss').click();
+  assert.equal(await notice.count(), 0);
+  assert.deepEqual(app.pageErrors, []);
+});

@@ -1,0 +1,225 @@
+// Export of conversations: Markdown (math delimiters, currency, images, sections), the HTML
+// file (rendered and sanitized answers, inlined KaTeX fonts and images, no script anywhere),
+// KaTeX's CSS made self-contained, and safe file names. HTML output is parsed with jsdom.
+
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { JSDOM } from 'jsdom';
+import type { WindowLike } from '../../../renderer/lib/markdown/index.js';
+import {
+  EXPORT_CSP,
+  FALLBACK_STEM,
+  conversationToHtml,
+  conversationToMarkdown,
+  imageFileName,
+  inlineKatexFonts,
+  katexFontFiles,
+  normalizeMathDelimiters,
+  safeFileName,
+  type ExportConversation,
+} from '../../../renderer/lib/export/index.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const KATEX_DIST = path.join(ROOT, 'node_modules/katex/dist');
+const { window } = new JSDOM('');
+const win = window as unknown as WindowLike;
+const AT = new Date(2026, 10, 29, 9, 5);
+const PNG = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+const SHA = 'ab'.repeat(32);
+
+function parse(html: string): Document {
+  return new JSDOM(html).window.document;
+}
+
+function conv(answer: string, extra: Partial<ExportConversation> = {}): ExportConversation {
+  return {
+    title: 'Quadratic formula',
+    messages: [
+      { role: 'user', content: 'Solve it', attachments: [{ sha256: SHA, mime: 'image/jpeg', name: 'receipt.jpg', url: `/files/${SHA}` }] },
+      { role: 'assistant', content: answer, status: 'complete', attachments: [] },
+    ],
+    ...extra,
+  };
+}
+
+describe('normalizeMathDelimiters', () => {
+  const cases: [string, string, string][] = [
+    ['inline \\(…\\) becomes $…$', 'Roots \\(x_{1,2}\\) here', 'Roots $x_{1,2}$ here'],
+    ['inline \\( with spaces is trimmed', 'so \\( a+b \\) ok', 'so $a+b$ ok'],
+    ['display \\[…\\] block becomes $$…$$', 'Then\n\n\\[\nx = \\frac{-b}{2a}\n\\]\n\nDone', 'Then\n\n$$\nx = \\frac{-b}{2a}\n$$\n\nDone'],
+    ['inline \\[…\\] becomes $$…$$', 'see \\[a^2\\] now', 'see $$a^2$$ now'],
+    ['dollar math stays', 'Inline $x^2$ and\n\n$$\\int_0^1 x\\,dx$$', 'Inline $x^2$ and\n\n$$\\int_0^1 x\\,dx$$'],
+    ['currency stays text', 'It costs $5 or $50, maybe $3.50 and $4.', 'It costs $5 or $50, maybe $3.50 and $4.'],
+    ['code spans and fences stay', 'Use `\\(x\\)` then \\(y\\)\n\n```\n\\[z\\]\n```', 'Use `\\(x\\)` then $y$\n\n```\n\\[z\\]\n```'],
+    ['bare environments get $$ lines', '\\begin{aligned}\na &= b\\\\\nc &= d\n\\end{aligned}', '$$\n\\begin{aligned}\na &= b\\\\\nc &= d\n\\end{aligned}\n$$'],
+    ['escaped delimiters stay', 'not math: \\\\(x\\\\)', 'not math: \\\\(x\\\\)'],
+    ['followed by a digit keeps its delimiters', '\\(x\\)5', '\\(x\\)5'],
+    ['in a list item', '- first \\(a\\)\n- second \\[b\\]', '- first $a$\n- second $$b$$'],
+  ];
+  for (const [name, input, expected] of cases) {
+    it(name, () => assert.equal(normalizeMathDelimiters(input), expected));
+  }
+});
+
+describe('conversationToMarkdown', () => {
+  const markdown = conversationToMarkdown(conv('The roots are \\(x = \\frac{-b \\pm \\sqrt{b^2-4ac}}{2a}\\).\n\n\\[\\sum_{k=1}^n k\\]\n\nIt costs $5 or $50.'), AT);
+
+  it('has the title, the export date and the two sections in order', () => {
+    assert.match(markdown, /^# Quadratic formula\n/);
+    assert.match(markdown, /Exported from OmniFusion on 2026-11-29 09:05/);
+    const you = markdown.indexOf('**You**');
+    const assistant = markdown.indexOf('**Assistant**');
+    assert.ok(you > 0 && assistant > you);
+  });
+
+  it('keeps math as LaTeX in dollar delimiters, and currency as text', () => {
+    assert.ok(markdown.includes('$x = \\frac{-b \\pm \\sqrt{b^2-4ac}}{2a}$'));
+    assert.ok(markdown.includes('$$\\sum_{k=1}^n k$$'));
+    assert.ok(markdown.includes('It costs $5 or $50.'));
+    assert.ok(!markdown.includes('\\('));
+  });
+
+  it('references images by file name', () => {
+    assert.ok(markdown.includes('![receipt.jpg](receipt.jpg)'));
+  });
+
+  it('keeps the user text as typed and marks unfinished answers', () => {
+    const md = conversationToMarkdown(
+      { title: '', messages: [{ role: 'user', content: 'price \\(x\\)', attachments: [] }, { role: 'assistant', content: 'half', status: 'partial', attachments: [] }] },
+      AT,
+    );
+    assert.match(md, /^# Conversation\n/);
+    assert.ok(md.includes('price \\(x\\)'));
+    assert.match(md, /_Answer stopped before it was complete\._/);
+  });
+});
+
+describe('conversationToHtml', () => {
+  const options = { window: win, katexCss: '.katex{font:normal 1.21em KaTeX_Main}', images: { [SHA]: PNG }, exportedAt: AT };
+
+  it('renders math with KaTeX and keeps currency as text', () => {
+    const doc = parse(conversationToHtml(conv('Inline $x^2$ and\n\n$$\\int_0^1 x\\,dx$$\n\nIt costs $5 or $50.'), options));
+    const answer = doc.querySelector('.message.assistant .markdown')!;
+    assert.equal(answer.querySelectorAll('.katex').length, 2);
+    assert.equal(answer.querySelectorAll('.katex-display').length, 1);
+    assert.match(answer.textContent ?? '', /It costs \$5 or \$50\./);
+  });
+
+  it('is one offline page: CSP meta without scripts, inlined CSS and images, the title', () => {
+    const html = conversationToHtml(conv('ok'), options);
+    const doc = parse(html);
+    assert.equal(doc.querySelector('meta[http-equiv="Content-Security-Policy"]')?.getAttribute('content'), EXPORT_CSP);
+    assert.match(EXPORT_CSP, /default-src 'none'/);
+    assert.doesNotMatch(EXPORT_CSP, /script-src/);
+    assert.equal(doc.title, 'Quadratic formula');
+    assert.ok(doc.querySelector('style')?.textContent?.includes('KaTeX_Main'));
+    const img = doc.querySelector('.message.user img')!;
+    assert.equal(img.getAttribute('src'), PNG);
+    assert.equal(img.getAttribute('alt'), 'receipt.jpg');
+    assert.equal(doc.querySelector('.message.user .plain')?.textContent, 'Solve it');
+    assert.doesNotMatch(html, /https?:\/\//);
+  });
+
+  it('names an image it has no bytes for, and refuses non-raster data URIs', () => {
+    const doc = parse(conversationToHtml(conv('ok'), { ...options, images: { [SHA]: 'data:image/svg+xml;base64,PHN2Zz4=' } }));
+    assert.equal(doc.querySelectorAll('img').length, 0);
+    assert.match(doc.querySelector('.missing')?.textContent ?? '', /receipt\.jpg/);
+  });
+
+  it('never yields a script or an event handler from hostile messages', () => {
+    const hostile = [
+      'Formula $x^2$ and <img src=x onerror=alert(1)>',
+      '<script>alert(2)</script>',
+      '[click](javascript:alert(3)) <a href="javascript:alert(4)" onclick="alert(5)">x</a>',
+      '$\\href{javascript:alert(6)}{x}$',
+      '<svg onload="alert(7)"></svg><iframe src="javascript:alert(8)"></iframe><object data="x"></object>',
+      '<style>body{background:url(https://evil.example/x)}</style><base href="https://evil.example/">',
+      '</article></main><script>alert(9)</script>',
+    ].join('\n\n');
+    const c: ExportConversation = {
+      title: '<script>alert(10)</script>',
+      messages: [
+        { role: 'user', content: '<img src=x onerror=alert(11)><script>alert(12)</script>', attachments: [{ sha256: SHA, mime: 'image/png', name: '"><script>alert(13)</script>.png' }] },
+        { role: 'assistant', content: hostile, attachments: [] },
+      ],
+    };
+    const html = conversationToHtml(c, options);
+    assert.doesNotMatch(html, /<script/i);
+    const doc = parse(html);
+    assert.equal(doc.querySelectorAll('script, iframe, object, embed, base, form, link').length, 0);
+    assert.equal(doc.querySelectorAll('style').length, 2, 'only the page\'s own two style elements');
+    for (const el of doc.querySelectorAll('*')) {
+      for (const attr of el.attributes) {
+        assert.doesNotMatch(attr.name, /^on/i, `${el.localName} has ${attr.name}`);
+        // (LaTeX source in data-latex and link text may mention it; no URL-bearing attribute may.)
+        if (attr.name !== 'data-latex') assert.doesNotMatch(attr.value, /^\s*javascript:/i, `${el.localName} ${attr.name}=${attr.value}`);
+      }
+    }
+    assert.ok(doc.querySelector('.message.assistant .katex'), 'the formula still renders');
+    assert.equal(doc.querySelector('.message.user .plain')?.textContent, '<img src=x onerror=alert(11)><script>alert(12)</script>');
+  });
+});
+
+describe('inlineKatexFonts', () => {
+  const css = readFileSync(path.join(KATEX_DIST, 'katex.min.css'), 'utf8');
+  const files = katexFontFiles(css);
+  const fonts = Object.fromEntries(files.map((f) => [f, `data:font/woff2;base64,${readFileSync(path.join(KATEX_DIST, 'fonts', f)).toString('base64')}`]));
+
+  it('finds every WOFF2 font the package ships', () => {
+    const shipped = readdirSync(path.join(KATEX_DIST, 'fonts')).filter((f) => f.endsWith('.woff2'));
+    assert.deepEqual([...files].sort(), shipped.sort());
+  });
+
+  it('keeps only WOFF2, as data: URIs, for every @font-face', () => {
+    const out = inlineKatexFonts(css, fonts);
+    const faces = out.match(/@font-face\{[^}]*\}/g) ?? [];
+    assert.equal(faces.length, files.length);
+    for (const face of faces) {
+      assert.match(face, /src:url\(data:font\/woff2;base64,[A-Za-z0-9+/=]+\) format\("woff2"\)/);
+      assert.doesNotMatch(face, /\.woff\b|\.ttf|truetype|url\(fonts/);
+      assert.match(face, /font-family:"?KaTeX_/);
+    }
+    assert.doesNotMatch(out, /url\((?!data:)/);
+    // The rest of the stylesheet is untouched.
+    assert.ok(out.includes('.katex .mfrac'));
+    // Size: the fonts dominate; WOFF2 only keeps it well under 400 kB.
+    assert.ok(out.length < 400_000, `${out.length} characters`);
+  });
+
+  it('drops the src of a font it was not given, and defuses </style', () => {
+    const out = inlineKatexFonts(`${css}/*</style><script>*/`, {});
+    assert.doesNotMatch(out, /url\(/);
+    assert.doesNotMatch(out, /<\/style/i);
+  });
+});
+
+describe('safeFileName', () => {
+  const cases: [string, string, string][] = [
+    ['plain title', 'Quadratic formula', 'Quadratic formula.md'],
+    ['slashes, colons and question marks', 'Integral of x/2: why?', 'Integral of x 2 why.md'],
+    ['backslashes and reserved punctuation', 'a\\b*c"d<e>f|g', 'a b c d e f g.md'],
+    ['control characters and newlines', 'line1\nline2\u0000\u0007\u009f', 'line1 line2.md'],
+    ['bidi overrides', 'invoice\u202Egpj.exe', 'invoicegpj.exe.md'],
+    ['path traversal', '../../etc/passwd', 'etc passwd.md'],
+    ['only dots and spaces', ' .. ', `${FALLBACK_STEM}.md`],
+    ['empty', '', `${FALLBACK_STEM}.md`],
+    ['Windows reserved name', 'CON', `${FALLBACK_STEM}.md`],
+  ];
+  for (const [name, title, expected] of cases) it(name, () => assert.equal(safeFileName(title, 'md'), expected));
+
+  it('cuts long titles to 80 characters at a code-point boundary', () => {
+    const name = safeFileName('𝑥'.repeat(200), 'html');
+    assert.equal(Array.from(name.slice(0, -'.html'.length)).length, 80);
+    assert.ok(name.endsWith('.html'));
+    assert.ok(!/[\ud800-\udbff]\./.test(name), 'no lone surrogate before the extension');
+  });
+
+  it('names images by their attached name or their hash', () => {
+    assert.equal(imageFileName({ sha256: SHA, mime: 'image/jpeg', name: 'receipt.jpg' }), 'receipt.jpg');
+    assert.equal(imageFileName({ sha256: SHA, mime: 'image/png', name: '' }), `image-${SHA.slice(0, 12)}.png`);
+    assert.equal(imageFileName({ sha256: SHA, mime: 'image/png', name: '../x/y.png' }), 'x y.png');
+  });
+});
