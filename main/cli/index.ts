@@ -11,6 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApiService } from '../core/api-service.js';
 import { defaultDataDir } from '../core/paths.js';
+import { FS_REASONS } from '../core/fs-reasons.js';
+import { reachableUrls } from '../server/remote-urls.js';
 import { isLoopbackHost, startWebBridge } from '../server/web-bridge.js';
 import { EngineError, EngineHost } from '../engine/host.js';
 import { ModelPackageError } from '../engine/package/manifest.js';
@@ -356,7 +358,7 @@ async function serve(o: ServeOptions): Promise<number> {
   };
   const unsubscribe = api.on('models.status', noteLoadError);
   noteLoadError(await api.call('models.status', {}));
-  stdout.write(`OmniFusion Desktop is at ${bridge.url}\n`);
+  for (const url of reachableUrls(bridge.url, o.host, os.networkInterfaces())) stdout.write(`OmniFusion Desktop is at ${url}\n`);
   if ((await api.call('models.status', {})).state === 'none') {
     stdout.write('note: no model given (--model DIR or OMNIFUSION_MODEL) and none chosen in the model manager; chats can be read but not answered\n');
   }
@@ -471,21 +473,10 @@ export function buildProgram(run: (code: Promise<number>) => void, version: stri
   return program;
 }
 
-/** Errors of the file system that come from a path the user gave (a data or models folder that is a file, not writable, full). */
-const USER_FS_CODES: Readonly<Record<string, string>> = {
-  ENOTDIR: 'a part of the path is a file, not a folder',
-  EEXIST: 'a file is in the way of the folder',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'the file system is read-only',
-  ENOSPC: 'the disk is full',
-  EISDIR: 'it is a folder, not a file',
-};
-
 /** One line for a file-system error caused by the user's paths, or undefined for anything else. */
 function fileSystemProblem(err: unknown): string | undefined {
   const e = err as NodeJS.ErrnoException | undefined;
-  const reason = e?.code ? USER_FS_CODES[e.code] : undefined;
+  const reason = e?.code ? FS_REASONS[e.code] : undefined;
   if (!reason) return undefined;
   return e!.path ? `cannot use ${e!.path}: ${reason}` : `${reason} (${e!.code})`;
 }

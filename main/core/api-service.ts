@@ -6,6 +6,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { randomInt } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type {
   ApiErrorPayload,
@@ -129,6 +130,12 @@ function defaultSettings(platform: string): Settings {
 }
 /** Images a user may attach to one message; OmniFusion puts each one's 576 features in the prompt. */
 const MAX_IMAGES_PER_MESSAGE = 8;
+
+/**
+ * How Regenerate samples a new answer: temperature 0.8, nucleus 0.9 (Ollama's default sampling
+ * parameters, a common choice for local chat), one beam; each regenerate draws a new seed.
+ */
+const REGENERATE_SAMPLING = { do_sample: true, num_beams: 1, temperature: 0.8, top_p: 0.9 } as const;
 const IMAGE_MIME: Record<string, string> = {
   jpeg: 'image/jpeg',
   png: 'image/png',
@@ -199,13 +206,20 @@ function toSummary(s: StoreConversationSummary): ApiConversationSummary {
 export const MAX_FOLDER_NAME = 60;
 
 /**
- * A folder name from a request, trimmed; null stays null (no folder).
+ * A folder name from a request, NFC-normalised (so "Re\u0301ceipts" and "Réceipts" are one folder)
+ * and trimmed; null stays null (no folder). Format characters (\p{Cf}: zero-width spaces and
+ * joiners, bidi marks and overrides, soft hyphens) are refused, since they make names that look
+ * blank, look like another folder or display reversed; a zero-width joiner between two emoji
+ * (one emoji sequence, like a family) is allowed.
  * @throws ApiRequestError (bad_request) naming the problem.
  */
 function folderName(value: unknown): string | null {
   if (value === null) return null;
   if (typeof value !== 'string') throw new ApiRequestError('bad_request', 'folder must be text, or null for no folder');
-  const name = value.trim();
+  const normal = value.normalize('NFC');
+  const emojiJoinersOut = normal.replace(/(?<=\p{Extended_Pictographic}[\u{FE0F}\p{Emoji_Modifier}]?)\u200D(?=\p{Extended_Pictographic})/gu, '');
+  if (/\p{Cf}/u.test(emojiJoinersOut)) throw new ApiRequestError('bad_request', 'the folder name has invisible or direction-changing characters');
+  const name = normal.trim();
   if (!name) throw new ApiRequestError('bad_request', 'the folder name is empty');
   if (/\p{Cc}/u.test(name)) throw new ApiRequestError('bad_request', 'the folder name has control characters');
   if (/[/\\]/.test(name)) throw new ApiRequestError('bad_request', 'the folder name cannot contain slashes');
@@ -545,8 +559,12 @@ async function openApiService(options: ApiServiceOptions, dataLock: DataLock): P
     }
   };
 
-  /** Start answering `userMessage` into a new assistant message (a sibling branch when one exists). */
-  const answer = async (conversationId: number, userMessage: Message): Promise<ApiMessage> => {
+  /**
+   * Start answering `userMessage` into a new assistant message (a sibling branch when one exists).
+   * `resample` (regenerate): sample a new answer with a fresh seed, since the settings' decoding
+   * (greedy, or the model's beam search) would give the same answer again.
+   */
+  const answer = async (conversationId: number, userMessage: Message, resample = false): Promise<ApiMessage> => {
     const messages = store.getConversation(conversationId)!.messages;
     const { history, images } = contextFor(messages, userMessage);
     const ocrText = await ocrTextFor(conversationId, images.map((i) => i.sha256));
@@ -558,7 +576,11 @@ async function openApiService(options: ApiServiceOptions, dataLock: DataLock): P
         question: userMessage.content,
         history,
         ...(ocrText ? { ocr_text: ocrText } : {}),
-        generation: settings.decoding === 'greedy' ? { max_new_tokens: settings.maxNewTokens, do_sample: false, num_beams: 1 } : { max_new_tokens: settings.maxNewTokens },
+        generation: resample
+          ? { max_new_tokens: settings.maxNewTokens, ...REGENERATE_SAMPLING, seed: randomInt(0x1_0000_0000) }
+          : settings.decoding === 'greedy'
+            ? { max_new_tokens: settings.maxNewTokens, do_sample: false, num_beams: 1 }
+            : { max_new_tokens: settings.maxNewTokens },
       },
       (_id, text) => {
         if (!text) return;
@@ -712,7 +734,7 @@ async function openApiService(options: ApiServiceOptions, dataLock: DataLock): P
       const parent = messages.find((m) => m.id === message.parentId);
       if (message.role !== 'assistant' || !parent) throw new ApiRequestError('bad_request', 'only an answer can be regenerated');
       active.get(message.id)?.cancel();
-      return { assistantMessage: await answer(conversationId, parent) };
+      return { assistantMessage: await answer(conversationId, parent, true) };
     },
     'generation.editAndResend': async (request) => {
       const newText = text(request.text, 'text').trim();

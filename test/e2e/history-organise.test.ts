@@ -5,7 +5,9 @@
  * reload; the folder collapses, and stays collapsed for the session); a bad folder name shows the
  * service's one-line reason inline and changes nothing; unpinning and removing from the folder
  * restore the order by last activity. The menu is driven by the keyboard. Search still replaces
- * the list while a query is typed. A screenshot goes to test-results/e2e/.
+ * the list while a query is typed. Moving by keyboard keeps focus on the moved row and opens a
+ * collapsed target folder; filing a pinned conversation says it stays under Pinned; the menu of
+ * the last row at the bottom of a 420×800 window shows all its items. A screenshot goes to test-results/e2e/.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -190,6 +192,96 @@ describe('organising the history: pins and folders', () => {
     assert.deepEqual(await titles(), ['Charlie', 'Bravo', 'Alpha']);
     assert.equal(await page.getByTestId('pinned-group').count(), 0);
     assert.equal(await page.getByTestId('folder').count(), 0);
+    assert.deepEqual(app.pageErrors, []);
+  });
+
+  /** The data-id of the row whose open button has focus ('' for none), once focus has settled. */
+  async function focusedRow(expected: string): Promise<string> {
+    const probe = (want: string) => {
+      const el = document.activeElement as HTMLElement | null;
+      const id = el?.matches('.open') ? (el.closest<HTMLElement>('[data-testid=conversation-item]')?.dataset.id ?? '') : '';
+      return id === want;
+    };
+    await page.waitForFunction(probe, expected, { timeout: 2000 }).catch(() => undefined);
+    return page.evaluate(() => {
+      const el = document.activeElement as HTMLElement | null;
+      if (!el || el === document.body) return '<body>';
+      return el.matches('.open') ? (el.closest<HTMLElement>('[data-testid=conversation-item]')?.dataset.id ?? '') : `<${el.tagName.toLowerCase()} ${el.dataset.testid ?? ''}>`;
+    });
+  }
+
+  test('Move to folder by keyboard only: focus follows the row into its new folder', async () => {
+    const button = item(ids.charlie).getByTestId('conversation-menu');
+    await button.focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('menu').waitFor();
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await item(ids.charlie).getByTestId('folder-input').waitFor();
+    await page.keyboard.type('New1');
+    await page.keyboard.press('Enter');
+    await folder('New1').locator(`[data-testid=conversation-item][data-id="${ids.charlie}"]`).waitFor();
+    assert.equal(await focusedRow(ids.charlie), ids.charlie, 'focus is on the moved row');
+    assert.equal(await folder('New1').getByTestId('folder-toggle').getAttribute('aria-expanded'), 'true');
+  });
+
+  test('moving into a collapsed folder opens it and focuses the moved row', async () => {
+    await folder('New1').getByTestId('folder-toggle').click();
+    assert.equal(await folder('New1').getByTestId('folder-toggle').getAttribute('aria-expanded'), 'false');
+    await choose(ids.bravo, 'menu-move');
+    await page.keyboard.type('New1');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((id) => !!document.querySelector(`[data-testid=conversation-item][data-id="${id}"][data-folder="New1"]`), ids.bravo, { timeout: 2000 }).catch(() => undefined);
+    assert.equal(await folder('New1').getByTestId('folder-toggle').getAttribute('aria-expanded'), 'true', 'the target folder is open');
+    assert.equal(await folder('New1').locator(`[data-testid=conversation-item][data-id="${ids.bravo}"]`).count(), 1, 'the moved row is shown');
+    assert.equal(await focusedRow(ids.bravo), ids.bravo, 'focus is on the moved row');
+    assert.equal((await listed()).find((c) => c.id === ids.bravo)?.folder, 'New1');
+  });
+
+  test('moving a pinned conversation into a folder says it stays under Pinned', async () => {
+    await choose(ids.alpha, 'menu-pin');
+    await page.locator(`[data-testid=pinned-group] [data-id="${ids.alpha}"]`).waitFor();
+    await choose(ids.alpha, 'menu-move');
+    await page.keyboard.type('Taxes 2026');
+    await page.keyboard.press('Enter');
+    const toast = page.getByTestId('toast').filter({ hasText: 'Taxes 2026' });
+    await toast.waitFor({ timeout: 2000 });
+    assert.equal(await toast.locator('span').first().innerText(), 'Filed in “Taxes 2026”; shown under Pinned while pinned');
+    assert.equal(await item(ids.alpha).getAttribute('data-folder'), 'Taxes 2026');
+    assert.equal(await page.locator(`[data-testid=pinned-group] [data-id="${ids.alpha}"]`).count(), 1, 'still under Pinned');
+    assert.equal(await focusedRow(ids.alpha), ids.alpha, 'focus is on the row');
+    assert.equal((await listed()).find((c) => c.id === ids.alpha)?.folder, 'Taxes 2026');
+  });
+
+  test('the menu of the last row at the bottom of a small window opens where all of it shows', async () => {
+    for (let i = 0; i < 20; i++) await call(server, 'conversations.create', { title: `Filler ${i + 1}` });
+    await reload();
+    await page.setViewportSize({ width: 420, height: 800 });
+    await page.getByTestId('sidebar-toggle').click();
+    await page.waitForFunction(() => getComputedStyle(document.getElementById('sidebar')!).transform === 'none');
+    const rows = page.locator('[data-testid=loose-group] [data-testid=conversation-item]');
+    const last = rows.last();
+    await last.scrollIntoViewIfNeeded();
+    await page.locator('nav.sidebar .scroll').evaluate((el) => el.scrollTo(0, el.scrollHeight));
+    const box = await last.boundingBox();
+    assert.ok(box && box.y + box.height > 800 - 80, `the last row is at the bottom of the window (${JSON.stringify(box)})`);
+    const button = last.getByTestId('conversation-menu');
+    await button.focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('menu').waitFor();
+    const hidden = await page.getByRole('menu').locator('[role=menuitem]').evaluateAll((items) =>
+      items
+        .filter((el) => {
+          const r = el.getBoundingClientRect();
+          const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+          return r.top < 0 || r.bottom > window.innerHeight || !(hit && el.contains(hit));
+        })
+        .map((el) => el.textContent),
+    );
+    assert.deepEqual(hidden, [], 'every menu item is visible');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'menu-pin');
+    await page.keyboard.press('Escape');
+    assert.equal(await button.evaluate((b) => b === document.activeElement), true);
     assert.deepEqual(app.pageErrors, []);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * What the app had to do at start is told in the chat window (`app.notices`): a damaged history
- * database set aside shows one line naming where it went, and can be dismissed.
+ * database set aside shows one line naming where it went, and can be dismissed; the dismissal
+ * holds across a reload of the window (sessionStorage) while the same server runs.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +9,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openAppSession, type AppSession } from '../helpers/app-session.js';
 import { ARTIFACTS } from '../helpers/browser.js';
+import { call } from '../helpers/serve.js';
 
 let app: AppSession;
 before(async () => {
@@ -33,5 +35,23 @@ test('a damaged history database: the window says it was moved aside and where; 
   await page.screenshot({ path: path.join(ARTIFACTS, 'notice-history-recovered.png') });
   await page.getByTestId('app-notice-dismiss').click();
   assert.equal(await notice.count(), 0);
+  assert.deepEqual(app.pageErrors, []);
+});
+
+test('a dismissed notice stays dismissed after a reload of the window', async () => {
+  const { page, server } = app;
+  // The server still reports it: a reload would show it again without the remembered dismissal.
+  assert.ok((await call<{ code: string }[]>(server, 'app.notices', {})).some((n) => n.code === 'history_recovered'));
+  const answered = page.waitForResponse((r) => r.url().endsWith('/api/call/app.notices'));
+  await page.reload();
+  await answered;
+  await page.getByTestId('composer-input').waitFor();
+  await page.waitForTimeout(300);
+  assert.equal(await page.getByTestId('app-notice').count(), 0, 'the dismissed notice is not shown again');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'notice-dismissed-after-reload.png') });
+  // A new window session (sessionStorage cleared) shows it again: it is still true of this run.
+  await page.evaluate(() => sessionStorage.clear());
+  await page.reload();
+  await page.getByTestId('app-notice').waitFor();
   assert.deepEqual(app.pageErrors, []);
 });

@@ -14,6 +14,7 @@ import { readFile, writeFile, mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { FS_REASONS } from '../fs-reasons.js';
 import { StoreError } from './errors.js';
 
 /** The lock folder proper-lockfile creates inside the data folder. */
@@ -73,14 +74,8 @@ function lockedError(dataDir: string, holder: Holder | undefined): StoreError {
 
 /** File-system errors that mean the data folder cannot be used, in words. */
 const UNUSABLE: Readonly<Record<string, string>> = {
+  ...FS_REASONS,
   ENOENT: 'files cannot be created in it',
-  ENOTDIR: 'a part of the path is a file, not a folder',
-  EEXIST: 'a file is in the way of the folder',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'the file system is read-only',
-  ENOSPC: 'the disk is full',
-  EISDIR: 'a folder is in the way of a file',
   EINVAL: 'files cannot be created in it',
 };
 

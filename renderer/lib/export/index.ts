@@ -8,7 +8,7 @@ import { downloadText } from './download.js';
 import { safeFileName } from './filename.js';
 import type { ExportConversation, ExportFormat } from './types.js';
 
-export { conversationToMarkdown, normalizeMathDelimiters } from './markdown.js';
+export { conversationToMarkdown, escapeMarkdownText, neutralizeHtml, normalizeMathDelimiters } from './markdown.js';
 export { conversationToHtml, EXPORT_CSP, type HtmlExportOptions } from './html.js';
 export { inlineKatexFonts, katexFontFiles } from './katex-css.js';
 export { safeFileName, imageFileName, MAX_STEM_LENGTH, FALLBACK_STEM } from './filename.js';

@@ -1,7 +1,10 @@
-// Conversation → Markdown, math kept as LaTeX source in `$…$` / `$$…$$` delimiters.
+// Conversation → Markdown, math kept as LaTeX source in `$…$` / `$$…$$` delimiters. Nothing in
+// the file is HTML or an image a Markdown viewer would load: the user's text and the title are
+// escaped plain text, and raw HTML and images in answers are neutralised.
 
 import MarkdownIt from 'markdown-it';
 import type { Token } from 'markdown-it';
+import { HTML_TAG_RE } from 'markdown-it/lib/common/html_re.mjs';
 import { mathPlugin } from '../markdown/math.js';
 import { imageFileName } from './filename.js';
 import { formatExportDate, statusNote, type ExportConversation, type ExportMessage } from './types.js';
@@ -10,6 +13,8 @@ import { formatExportDate, statusNote, type ExportConversation, type ExportMessa
 // the formulas the chat window shows as math are rewritten, and nothing else ("$5 or $50",
 // code spans and fences stay as written).
 const md = new MarkdownIt({ html: true, linkify: false, typographer: false }).use(mathPlugin);
+// A Markdown viewer without math, to check that what the export writes holds no HTML for it.
+const plain = new MarkdownIt({ html: true, linkify: false, typographer: false });
 
 interface Edit {
   start: number;
@@ -84,6 +89,175 @@ function inlineEdits(text: string, children: readonly Token[], from: number, to:
   }
 }
 
+// --- Plain text ---------------------------------------------------------------------------
+
+// Characters that start Markdown or HTML anywhere in a line (emphasis, code, links, images,
+// HTML and autolinks, headings' closing #s, tables, strikethrough, math); `&` only where it
+// starts a character reference.
+const INLINE_SPECIAL = /[\\`*_[\]<>#|~$]|&(?=#?[0-9A-Za-z]+;)/g;
+// What only counts at the start of a line: list markers, setext underlines, ordered lists.
+const LINE_START_SPECIAL = /^([-+=]|\d{1,9}(?=[.)]))/;
+
+function escapeInline(text: string): string {
+  return text.replace(INLINE_SPECIAL, (c) => `\\${c}`);
+}
+
+/**
+ * Escapes plain text (what the user typed, a title) so that a Markdown viewer shows it as
+ * written: every character that could start Markdown, HTML or math is backslash-escaped,
+ * indentation is kept as character references (it would otherwise make a code block, where
+ * escapes show), and line breaks are kept as hard breaks.
+ */
+export function escapeMarkdownText(text: string): string {
+  const lines = text.split(/\r\n?|\n/).map((line) => {
+    if (!line.trim()) return '';
+    const indent = /^[ \t]*/.exec(line)![0];
+    let rest = escapeInline(line.slice(indent.length));
+    const start = LINE_START_SPECIAL.exec(rest);
+    if (start) rest = /\d/.test(start[1]![0]!) ? `${start[1]}\\${rest.slice(start[1]!.length)}` : `\\${rest}`;
+    return indent.replace(/ /g, '&#32;').replace(/\t/g, '&#9;') + rest;
+  });
+  // A line followed by another (not blank) line ends in a hard break, as the app shows it.
+  return lines.map((line, i) => (line && lines[i + 1] ? `${line}\\` : line)).join('\n');
+}
+
+// --- Raw HTML and images in answers ---------------------------------------------------------
+
+type LiteralKind = 'code' | 'math';
+
+interface Literal {
+  start: number;
+  end: number;
+  kind: LiteralKind;
+}
+
+const ASCII_PUNCT = /[!-/:-@[-`{-~]/;
+// `<` that may open a tag, a closing tag, a comment, a declaration, a processing
+// instruction or an autolink; `<` before a space or a digit (`a < b`, `x<5`) opens nothing.
+const TAG_START = /[A-Za-z/!?]/;
+// markdown-it's own test for raw HTML, matching at a given offset.
+const HTML_TAG_AT = new RegExp(HTML_TAG_RE.source.replace(/^\^/, ''), 'y');
+
+function htmlTagAt(text: string, at: number): boolean {
+  HTML_TAG_AT.lastIndex = at;
+  return HTML_TAG_AT.test(text);
+}
+
+/**
+ * Where the code (fences, indented code, code spans) and math (as the chat window finds it) of
+ * a Markdown text are, by source offsets. Spans whose source cannot be located are left out:
+ * their text is then treated as ordinary text (escaped), never the other way round.
+ */
+function literalRanges(text: string, blocksOnly: boolean): Literal[] {
+  const tokens = md.parse(text, {});
+  const lineStarts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lineStarts.push(i + 1);
+  const lineStart = (line: number): number => lineStarts[line] ?? text.length;
+  const ranges: Literal[] = [];
+  // Table cells' inline tokens carry no lines of their own: they take their row's.
+  let rowMap: [number, number] | null = null;
+  // Tokens come in source order, so the search for the next span starts after the last one.
+  let cursor = 0;
+  for (const token of tokens) {
+    if (token.map) rowMap = token.map;
+    const map = token.map ?? (token.type === 'inline' ? rowMap : null);
+    if (!map) continue;
+    const from = lineStart(map[0]);
+    const to = map[1] >= lineStarts.length ? text.length : lineStart(map[1]);
+    if (token.type === 'fence' || token.type === 'code_block') {
+      ranges.push({ start: from, end: to, kind: 'code' });
+    } else if (token.type === 'math_block') {
+      ranges.push({ start: from, end: to, kind: 'math' });
+    } else if (token.type === 'inline' && !blocksOnly) {
+      cursor = Math.max(cursor, from);
+      for (const child of token.children ?? []) {
+        let raw: string | undefined;
+        let kind: LiteralKind | undefined;
+        if (child.type === 'code_inline') {
+          raw = `${child.markup}${child.content}${child.markup}`;
+          kind = 'code';
+        } else if (child.type === 'math_inline') {
+          raw = (child.meta as { raw: string }).raw;
+          kind = 'math';
+        } else if (child.type === 'html_inline') {
+          raw = child.content;
+        }
+        if (raw === undefined) continue;
+        let at = text.indexOf(raw, cursor);
+        let end = at + raw.length;
+        if (child.type === 'code_inline' && (at < 0 || end > to)) {
+          // A code span whose content markdown-it changed (line breaks, padding spaces):
+          // from its opening backticks to the matching closing ones.
+          at = text.indexOf(child.markup, cursor);
+          const close = at < 0 ? -1 : text.indexOf(child.markup, at + child.markup.length);
+          end = close < 0 ? -1 : close + child.markup.length;
+          if (at >= 0 && /`/.test(text[end] ?? '')) end = -1;
+        }
+        if (at < 0 || end < 0 || end > to) continue;
+        cursor = end;
+        if (kind) ranges.push({ start: at, end, kind });
+      }
+    }
+  }
+  return ranges.sort((a, b) => a.start - b.start);
+}
+
+/**
+ * Escapes, outside `ranges` (or everywhere when `ranges` is null), each `<` that could open
+ * HTML or an autolink as `&lt;` and each `![` as `\![`, skipping what a backslash already
+ * escapes. Inside math, a `<` that would begin an HTML tag for a viewer without math gets a
+ * space after it (`x< img …>`: the same formula) and `![` becomes `! [`.
+ */
+function escapeOutside(text: string, ranges: readonly Literal[] | null): string {
+  let out = '';
+  let r = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    while (ranges && r < ranges.length && ranges[r]!.end <= i) r++;
+    const range = ranges?.[r];
+    if (range && range.start <= i) {
+      if (range.kind === 'math' && c === '<' && htmlTagAt(text, i)) out += '< ';
+      else if (range.kind === 'math' && c === '!' && text[i + 1] === '[') out += '! ';
+      else out += c;
+      continue;
+    }
+    if (ranges && c === '\\' && ASCII_PUNCT.test(text[i + 1] ?? '') && !(range && range.start <= i + 1)) {
+      out += c + text[i + 1];
+      i++;
+    } else if (c === '<' && (ranges === null || TAG_START.test(text[i + 1] ?? ''))) {
+      out += '&lt;';
+    } else if (c === '!' && text[i + 1] === '[') {
+      out += ranges ? '\\!' : '!&#91;';
+      if (!ranges) i++;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Whether Markdown `text` still holds raw HTML or an image for a viewer without math.
+function holdsHtmlOrImage(text: string): boolean {
+  const walk = (tokens: readonly Token[]): boolean =>
+    tokens.some((t) => t.type === 'html_block' || t.type === 'html_inline' || t.type === 'image' || walk(t.children ?? []));
+  return walk(plain.parse(text, {})) || walk(md.parse(text, {}));
+}
+
+/**
+ * Neutralises the raw HTML and images of a Markdown answer, so that nothing in it is a tag
+ * (no element, no request) for a Markdown viewer, with or without math, while it still reads
+ * as written: `<` that could open HTML becomes `&lt;` and `![` becomes `\![` (a link), except
+ * in code (spans, fences, indented blocks) and math, which keep their text (`$a<b$`, a code
+ * block of HTML). Should the result still parse as HTML (a source the locating got wrong),
+ * code spans and math lose that protection, and then everything does.
+ */
+export function neutralizeHtml(text: string): string {
+  let out = escapeOutside(text, literalRanges(text, false));
+  if (holdsHtmlOrImage(out)) out = escapeOutside(text, literalRanges(text, true));
+  if (holdsHtmlOrImage(out)) out = escapeOutside(text, null);
+  return out;
+}
+
 /** Escapes the characters that would end or change a Markdown image's alt text. */
 function altText(name: string): string {
   return name.replace(/([\\[\]])/g, '\\$1').replace(/\s+/g, ' ');
@@ -102,7 +276,7 @@ function messageMarkdown(message: ExportMessage): string {
   });
   if (images.length > 0) parts.push(images.join('\n'));
   const body = message.content.trim();
-  if (body) parts.push(message.role === 'assistant' ? normalizeMathDelimiters(body) : body);
+  if (body) parts.push(message.role === 'assistant' ? neutralizeHtml(normalizeMathDelimiters(body)) : escapeMarkdownText(body));
   const note = statusNote(message);
   if (note) parts.push(`_${note.replace(/([_*\\])/g, '\\$1')}_`);
   return parts.join('\n\n');
@@ -112,11 +286,12 @@ function messageMarkdown(message: ExportMessage): string {
  * The conversation as one Markdown document: the title as a heading, the export date, then
  * each message as a "**You**" or "**Assistant**" section (separated by rules) with its images
  * referenced by file name ({@link imageFileName}) and its text; answers get
- * {@link normalizeMathDelimiters}, the user's text is kept exactly as typed.
+ * {@link normalizeMathDelimiters} and {@link neutralizeHtml}; the user's text and the title
+ * are plain text, escaped ({@link escapeMarkdownText}) so that a viewer shows them as typed.
  */
 export function conversationToMarkdown(conversation: ExportConversation, exportedAt: Date): string {
   const title = conversation.title.replace(/\s+/g, ' ').trim() || 'Conversation';
-  const head = `# ${title}\n\n_Exported from OmniFusion on ${formatExportDate(exportedAt)}._`;
+  const head = `# ${escapeInline(title)}\n\n_Exported from OmniFusion on ${formatExportDate(exportedAt)}._`;
   const sections = conversation.messages.map(messageMarkdown);
   return `${[head, ...sections].join('\n\n---\n\n')}\n`;
 }

@@ -4,6 +4,7 @@ import katex from 'katex';
 import type { KatexOptions } from 'katex';
 import { escapeHtml } from 'markdown-it/lib/common/utils.mjs';
 import { normalizeLatex } from './normalize-latex.js';
+import { KATEX_ERROR_COLOR, markKatexSvg } from './sanitize.js';
 
 /** A document's KaTeX macros; `\newcommand`s of its formulas accumulate here, in order. */
 export type KatexMacros = NonNullable<KatexOptions['macros']>;
@@ -45,10 +46,12 @@ export function renderFormula(latex: string, opts: FormulaOptions): string {
       // Bounds sizes written in the formula (\rule, \kern …) so output cannot cover the window.
       maxSize: 20,
       maxExpand: 1000,
+      // Commands KaTeX will not render (\href without trust …) in a colour readable on both themes.
+      errorColor: KATEX_ERROR_COLOR,
     });
     const tag = opts.block ? 'div' : 'span';
     const kind = normalized.displayMode ? 'math-display' : 'math-inline';
-    return `<${tag} class="math ${kind}" data-latex="${attr}">${html}</${tag}>${opts.block ? '\n' : ''}`;
+    return `<${tag} class="math ${kind}" data-latex="${attr}">${markKatexSvg(html)}</${tag}>${opts.block ? '\n' : ''}`;
   } catch (e) {
     const message = e instanceof katex.ParseError ? e.rawMessage : e instanceof Error ? e.message : String(e);
     const code = `<code class="math-source" title="${escapeHtml(message)}" data-latex="${attr}">${escapeHtml(opts.raw ?? source)}</code>`;

@@ -6,6 +6,28 @@ import createDOMPurify, { type Config, type DOMPurify, type WindowLike } from 'd
 
 export type { WindowLike } from 'dompurify';
 
+/**
+ * The colour KaTeX draws commands it will not render (`\href` without trust …) in: the
+ * theme's danger colour, which reads at 4.5:1 or better on both themes' backgrounds (KaTeX's
+ * default #cc0000 is 2.9:1 on the dark one), with the light theme's value where the variable
+ * is not defined (the HTML export).
+ */
+export const KATEX_ERROR_COLOR = 'var(--danger, #b3261e)';
+
+// Marks the <svg> elements of KaTeX's own output (formula.ts adds it), so that the sanitizer
+// can tell them from svg written by the model, which it drops. Random per process, so that
+// model output cannot forge it; removed by the sanitizer (it is no allowed attribute).
+const KATEX_SVG_ATTR = 'data-katex-svg';
+const KATEX_SVG_MARK = Array.from(globalThis.crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+
+/**
+ * Marks the `<svg>` elements of HTML that KaTeX produced as KaTeX's, so that {@link sanitize}
+ * keeps them. Only for KaTeX's output: its text is escaped, so every `<svg` in it is KaTeX's own.
+ */
+export function markKatexSvg(html: string): string {
+  return html.replace(/<svg(?=[\s>])/g, `<svg ${KATEX_SVG_ATTR}="${KATEX_SVG_MARK}"`);
+}
+
 const TAGS = [
   // Markdown output and the harmless HTML models use in answers.
   'a', 'abbr', 'b', 'blockquote', 'br', 'caption', 'cite', 'code', 'col', 'colgroup', 'dd', 'del',
@@ -72,7 +94,7 @@ function filterStyle(node: Element, style: string): string {
     if (colon < 0) continue;
     const property = declaration.slice(0, colon).trim().toLowerCase();
     const value = declaration.slice(colon + 1).trim();
-    if (!SAFE_STYLE_VALUE.test(value)) continue;
+    if (!SAFE_STYLE_VALUE.test(value) && !(inKatex && property === 'color' && value === KATEX_ERROR_COLOR)) continue;
     const allowed =
       (inKatex && KATEX_STYLE.has(property) && (property !== 'position' || value === 'relative')) ||
       (isCell && property === 'text-align' && /^(?:left|right|center)$/.test(value));
@@ -122,6 +144,13 @@ function purifierFor(window: WindowLike): DOMPurify {
     purify = createDOMPurify(window);
     if (!purify.isSupported) throw new Error('DOMPurify cannot run with the given window');
     purify.setConfig(CONFIG);
+    // An <svg> outside KaTeX's output is dropped with its content: an empty or sized svg
+    // written by the model would otherwise open a blank area (300×150 by default, or any size).
+    purify.addHook('uponSanitizeElement', (node, data) => {
+      if (data.tagName !== 'svg' || node.nodeType !== 1) return;
+      const el = node as Element;
+      if (el.getAttribute(KATEX_SVG_ATTR) !== KATEX_SVG_MARK) el.remove();
+    });
     purify.addHook('uponSanitizeAttribute', (node, data) => {
       if (data.attrName !== 'style') return;
       data.attrValue = filterStyle(node, data.attrValue);
@@ -137,9 +166,9 @@ function purifierFor(window: WindowLike): DOMPurify {
 
 /**
  * Sanitizes an HTML string for insertion into the page with `window`'s DOM (the browser's
- * `window`, or a jsdom window in tests). Scripts, event handlers, forms, frames, styles
- * outside KaTeX's output, and URLs other than http(s)/mailto links and blob: images are
- * removed.
+ * `window`, or a jsdom window in tests). Scripts, event handlers, forms, frames, styles and
+ * svg outside KaTeX's output (an svg is KaTeX's only when {@link markKatexSvg} marked it),
+ * and URLs other than http(s)/mailto links and blob: images are removed.
  */
 export function sanitize(html: string, window: WindowLike): string {
   return purifierFor(window).sanitize(html);

@@ -34,6 +34,38 @@ function storage(): Storage | undefined {
   }
 }
 
+/** sessionStorage key of the startup notices dismissed in this window (code + message of each). */
+const DISMISSED_APP_NOTICES_KEY = 'omnifusion.dismissedAppNotices';
+
+function session(): Storage | undefined {
+  try {
+    return typeof sessionStorage === 'undefined' ? undefined : sessionStorage;
+  } catch {
+    return undefined;
+  }
+}
+
+function appNoticeKey(notice: AppNotice): string {
+  return `${notice.code}\n${notice.message}`;
+}
+
+function loadDismissedAppNotices(): string[] {
+  try {
+    const raw: unknown = JSON.parse(session()?.getItem(DISMISSED_APP_NOTICES_KEY) ?? '[]');
+    return Array.isArray(raw) ? raw.filter((k): k is string => typeof k === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+function saveDismissedAppNotices(keys: string[]): void {
+  try {
+    session()?.setItem(DISMISSED_APP_NOTICES_KEY, JSON.stringify(keys));
+  } catch {
+    // Storage full or refused: the dismissal lasts until the next reload only.
+  }
+}
+
 export type Theme = Settings['theme'];
 const CACHE_KEY = 'omnifusion.theme';
 const DARK_QUERY = '(prefers-color-scheme: dark)';
@@ -77,7 +109,11 @@ class SettingsState {
   dismissedNotices = $state<string[]>(loadDismissed(storage()));
   /** The chat window's hotkey notice is up. */
   hotkeyNoticeVisible = $derived(shouldShowHotkeyNotice(this.captureStatus, this.dismissedNotices));
-  /** What this start of the app has to tell the user (a damaged history set aside, settings reset), until dismissed. */
+  /**
+   * What this start of the app has to tell the user (a damaged history set aside, settings reset),
+   * until dismissed. A dismissal is remembered for this window's session (sessionStorage, by code
+   * and message), so a reload does not bring the notice back while the same server runs.
+   */
   notices = $state<AppNotice[]>([]);
   #api: OmniFusionApi | undefined;
 
@@ -86,7 +122,10 @@ class SettingsState {
     api.on('capture.status', (status) => (this.captureStatus = status));
     void this.refreshCaptureStatus();
     void api.call('app.notices', {}).then(
-      (notices) => (this.notices = notices),
+      (notices) => {
+        const dismissed = new Set(loadDismissedAppNotices());
+        this.notices = notices.filter((n) => !dismissed.has(appNoticeKey(n)));
+      },
       () => undefined, // an older server without the call: nothing to tell
     );
     if (typeof matchMedia === 'function') {
@@ -158,6 +197,14 @@ class SettingsState {
   }
 
   /** Hide the chat window's hotkey notice for the current problem (remembered across reloads). */
+  /** Hide a startup notice and remember that for this window's session. */
+  dismissAppNotice(notice: AppNotice): void {
+    const key = appNoticeKey(notice);
+    this.notices = this.notices.filter((n) => appNoticeKey(n) !== key);
+    const keys = loadDismissedAppNotices();
+    if (!keys.includes(key)) saveDismissedAppNotices([...keys, key]);
+  }
+
   dismissHotkeyNotice(): void {
     if (!this.captureStatus) return;
     this.dismissedNotices = dismissNotice(this.dismissedNotices, this.captureStatus);

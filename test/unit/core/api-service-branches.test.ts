@@ -12,55 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Message } from '../../../main/api/contract.js';
 import { createApiService, type ApiService } from '../../../main/core/api-service.js';
-import type { EngineLauncher, EngineProcess } from '../../../main/engine/host.js';
-import type { EngineEvent, EngineRequest, GenerateRequest } from '../../../main/engine/protocol.js';
+import { fakeEngine, type FakeEngine } from '../../helpers/fake-engine.js';
 
-/** A fake engine process: loads anything; answers "answer N" (N counts requests) at once. */
-function fakeEngine() {
-  const requests: GenerateRequest[] = [];
-  const launcher: EngineLauncher = () => {
-    let onMessage: (e: EngineEvent) => void = () => {};
-    let onExit: (why: string) => void = () => {};
-    const proc: EngineProcess = {
-      pid: 4343,
-      send(request: EngineRequest) {
-        if (request.type === 'load') {
-          const info = { name: 'fake', family: 'omnifusion', dir: request.modelDir, execution_provider: 'cpu', load_ms: 1 };
-          setTimeout(() => onMessage({ type: 'loaded', id: request.id, info }), 1);
-        } else if (request.type === 'generate') {
-          requests.push(request.request);
-          const answer = `answer ${requests.length}`;
-          const id = request.id;
-          setTimeout(() => {
-            onMessage({ type: 'token', id, token_id: 1, text: answer });
-            const timings = { image_ms: 0, prefill_ms: 1, ttft_ms: 1, decode_tokens_per_s: 0, total_ms: 2 };
-            onMessage({ type: 'done', id, result: { answer, token_ids: [1], finish_reason: 'eos', prompt_length: 3, execution_provider: 'cpu', kv_cache: 'cpu', timings } });
-          }, 1);
-        } else if (request.type === 'shutdown') {
-          setTimeout(() => onExit('exit code 0'), 1);
-        }
-      },
-      onMessage: (l) => {
-        onMessage = l;
-        setTimeout(() => l({ type: 'ready', pid: 4343 }), 1);
-      },
-      onExit: (l) => {
-        const prev = onExit;
-        onExit = (why) => {
-          prev(why);
-          l(why);
-        };
-      },
-      kill: () => onExit('signal SIGKILL'),
-    };
-    return proc;
-  };
-  return { launcher, requests };
-}
-
-async function withService(run: (service: ApiService, engine: ReturnType<typeof fakeEngine>) => Promise<void>): Promise<void> {
+async function withService(run: (service: ApiService, engine: FakeEngine) => Promise<void>): Promise<void> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'omnifusion-branches-'));
-  const engine = fakeEngine();
+  const engine = fakeEngine({ name: 'fake' });
   const service = await createApiService({
     dataDir: path.join(root, 'data'),
     modelsDir: path.join(root, 'models'),
@@ -166,5 +122,26 @@ test('branches: a parentId that is unknown, malformed or in another conversation
     await refused('abc', /not a valid id/);
     await refused(42, /parentId must be a message id/);
     assert.equal((await service.call('conversations.get', { id: b.id })).messages.length, 0, 'nothing was stored');
+  });
+});
+
+test('regenerate samples a new answer with a fresh seed; sends and edits keep the settings\' decoding', { timeout: 30_000 }, async () => {
+  await withService(async (service, engine) => {
+    const c = await service.call('conversations.create', { title: 'regenerate' });
+    const q = await ask(service, c.id, 'a question');
+    assert.deepEqual(engine.requests.at(-1)!.generation, { max_new_tokens: 512, do_sample: false, num_beams: 1 }, 'greedy by default');
+    const seeds: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const regen = await service.call('generation.regenerate', { messageId: q.answer.id });
+      await done(service, regen.assistantMessage.id);
+      const { seed, ...rest } = engine.requests.at(-1)!.generation as { seed: number };
+      assert.deepEqual(rest, { max_new_tokens: 512, do_sample: true, num_beams: 1, temperature: 0.8, top_p: 0.9 });
+      assert.ok(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff, `seed ${seed}`);
+      seeds.push(seed);
+    }
+    assert.notEqual(seeds[0], seeds[1], 'each regenerate draws its own seed');
+    const edited = await service.call('generation.editAndResend', { messageId: q.question.id, text: 'edited' });
+    await done(service, edited.assistantMessage.id);
+    assert.deepEqual(engine.requests.at(-1)!.generation, { max_new_tokens: 512, do_sample: false, num_beams: 1 });
   });
 });

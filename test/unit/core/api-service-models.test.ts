@@ -13,50 +13,12 @@ import path from 'node:path';
 import type { ApiEvents, ModelProgress, ModelStatus, ModelsCatalog } from '../../../main/api/contract.js';
 import { createApiService, type ApiService } from '../../../main/core/api-service.js';
 import type { Catalog, CatalogModel } from '../../../main/core/models/catalog.js';
-import type { EngineLauncher, EngineProcess } from '../../../main/engine/host.js';
-import type { EngineEvent, EngineRequest } from '../../../main/engine/protocol.js';
+import { fakeEngine, type FakeEngine } from '../../helpers/fake-engine.js';
 import { HubServer } from '../../helpers/hub-server.js';
 import { CONTENT, DECODER, REPO, REV, TOTAL_BYTES, testModel } from '../models/fixture.js';
 
 function catalogOf(...models: CatalogModel[]): Catalog {
   return { format: 'omnifusion-model-catalog', format_version: 1, models };
-}
-
-/** A fake engine process: answers load with a model named after the folder, records what it was asked. */
-function fakeEngine() {
-  const loads: string[] = [];
-  let stops = 0;
-  const launcher: EngineLauncher = () => {
-    let onMessage: (e: EngineEvent) => void = () => {};
-    let onExit: (why: string) => void = () => {};
-    const proc: EngineProcess = {
-      pid: 4242,
-      send(request: EngineRequest) {
-        if (request.type === 'load') {
-          loads.push(request.modelDir);
-          const info = { name: `loaded:${path.basename(request.modelDir)}`, family: 'idefics3', dir: request.modelDir, execution_provider: 'cpu', load_ms: 1 };
-          setTimeout(() => onMessage({ type: 'loaded', id: request.id, info }), 5);
-        } else if (request.type === 'shutdown') {
-          stops++;
-          setTimeout(() => onExit('exit code 0'), 1);
-        }
-      },
-      onMessage: (l) => {
-        onMessage = l;
-        setTimeout(() => l({ type: 'ready', pid: 4242 }), 1);
-      },
-      onExit: (l) => {
-        const prev = onExit;
-        onExit = (why) => {
-          prev(why);
-          l(why);
-        };
-      },
-      kill: () => onExit('signal SIGKILL'),
-    };
-    return proc;
-  };
-  return { launcher, loads, stops: () => stops };
 }
 
 interface Env {
@@ -65,7 +27,7 @@ interface Env {
   dataDir: string;
   modelsDir: string;
   catalogPath: string;
-  engine: ReturnType<typeof fakeEngine>;
+  engine: FakeEngine;
   service: ApiService;
   events: { [E in keyof ApiEvents]?: ApiEvents[E][] };
   open(): Promise<ApiService>;
@@ -82,7 +44,7 @@ async function makeEnv(): Promise<Env> {
   const missing: CatalogModel = { ...testModel({}, 'missing-vlm'), name: 'Missing VLM', source: { kind: 'hub', repo: 'test-org/missing', revision: REV } };
   const exported: CatalogModel = { ...testModel({}, 'exported'), name: 'Exported', source: { kind: 'export', exporter: 'python export.py', checkpoints: ['x/y'] } };
   await writeFile(catalogPath, JSON.stringify(catalogOf({ ...testModel({ sizes: true }), strengths: ['documents', 'handwriting'] }, missing, exported)));
-  const engine = fakeEngine();
+  const engine = fakeEngine({ family: 'idefics3' });
   const env = {
     hub,
     root,

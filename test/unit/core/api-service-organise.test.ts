@@ -1,8 +1,9 @@
 /**
  * Pins and folders through the API service: conversations.setPinned / conversations.setFolder
  * answer the updated summary, the list puts pinned conversations first (then last activity, which
- * pinning and filing do not change), folder names are trimmed and checked (1–60 characters, no
- * control characters or slashes) with a one-line bad_request, and an unknown id is not_found.
+ * pinning and filing do not change), folder names are NFC-normalised, trimmed and checked (1–60
+ * characters, no control, invisible or direction-changing characters, no slashes) with a one-line
+ * bad_request, and an unknown id is not_found.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -107,6 +108,49 @@ test('bad folder names are refused with one line naming the problem, and change 
     assert.doesNotMatch(err.message, /\n/, 'one line');
   }
   assert.equal((await service.call('conversations.get', { id: c.id })).folder, 'Before');
+});
+
+test('folder names are NFC-normalised, so look-alike spellings are one folder', async () => {
+  const a = await service.call('conversations.create', { title: 'composed' });
+  const b = await service.call('conversations.create', { title: 'decomposed' });
+  const composed = (await service.call('conversations.setFolder', { id: a.id, folder: 'R\u00e9ceipts' })).folder;
+  const decomposed = (await service.call('conversations.setFolder', { id: b.id, folder: 'Re\u0301ceipts' })).folder;
+  assert.equal(composed, 'R\u00e9ceipts');
+  assert.equal(decomposed, 'R\u00e9ceipts', 'e + combining acute is stored as é');
+  assert.equal((await service.call('conversations.get', { id: b.id })).folder, 'R\u00e9ceipts');
+  // 60 characters are counted after normalising: 60 × (e + U+0301) is 60 × é.
+  assert.equal((await service.call('conversations.setFolder', { id: b.id, folder: 'e\u0301'.repeat(60) })).folder, '\u00e9'.repeat(60));
+  // Emoji joined by a zero-width joiner are one picture, not a hidden character.
+  const family = '\u{1F468}\u200D\u{1F469}\u200D\u{1F467} Family';
+  assert.equal((await service.call('conversations.setFolder', { id: b.id, folder: family })).folder, family);
+  await service.call('conversations.delete', { id: a.id });
+  await service.call('conversations.delete', { id: b.id });
+});
+
+test('folder names with invisible or direction-changing characters are refused with one line', async () => {
+  const c = await service.call('conversations.create', { title: 'sneaky' });
+  await service.call('conversations.setFolder', { id: c.id, folder: 'Receipts' });
+  const names = [
+    '\u200B', // zero-width space alone: a blank folder
+    'Receipts\u200B', // looks like "Receipts"
+    '\u200BReceipts',
+    'Rece\u200Cipts', // zero-width non-joiner
+    'Rece\u2060ipts', // word joiner
+    '\u202Eevil.exe', // right-to-left override: shows as "exe.live"
+    'abc\u202Ddef', // left-to-right override
+    '\u2066x\u2069', // isolates
+    'x\u200F', // right-to-left mark
+    '\uFEFF', // zero-width no-break space (BOM)
+    'Re\u00ADceipts', // soft hyphen
+    'a\u200Db', // a joiner between letters joins nothing visible
+  ];
+  for (const folder of names) {
+    const err = await failure(service.call('conversations.setFolder', { id: c.id, folder }));
+    assert.equal(err.code, 'bad_request', JSON.stringify(folder));
+    assert.equal(err.message, 'the folder name has invisible or direction-changing characters', JSON.stringify(folder));
+  }
+  assert.equal((await service.call('conversations.get', { id: c.id })).folder, 'Receipts', 'nothing changed');
+  await service.call('conversations.delete', { id: c.id });
 });
 
 test('pinned must be a boolean', async () => {

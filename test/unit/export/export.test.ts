@@ -8,6 +8,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { JSDOM } from 'jsdom';
+import MarkdownIt from 'markdown-it';
+import type { Token } from 'markdown-it';
 import type { WindowLike } from '../../../renderer/lib/markdown/index.js';
 import {
   EXPORT_CSP,
@@ -17,6 +19,8 @@ import {
   imageFileName,
   inlineKatexFonts,
   katexFontFiles,
+  escapeMarkdownText,
+  neutralizeHtml,
   normalizeMathDelimiters,
   safeFileName,
   type ExportConversation,
@@ -92,13 +96,114 @@ describe('conversationToMarkdown', () => {
       AT,
     );
     assert.match(md, /^# Conversation\n/);
-    assert.ok(md.includes('price \\(x\\)'));
+    assert.ok(md.includes('price \\\\(x\\\\)'), 'backslashes escaped, so no viewer reads math');
+    assert.equal(viewer.render(md.split('\n\n').find((p) => p.startsWith('price'))!).trim(), '<p>price \\(x\\)</p>');
     assert.match(md, /_Answer stopped before it was complete\._/);
+  });
+});
+
+// A Markdown viewer that renders raw HTML (as many do), with no math support.
+const viewer = new MarkdownIt({ html: true, linkify: false, typographer: false });
+
+function htmlAndImages(tokens: readonly Token[]): Token[] {
+  return tokens.flatMap((t) => [
+    ...(t.type === 'html_block' || t.type === 'html_inline' || t.type === 'image' ? [t] : []),
+    ...htmlAndImages(t.children ?? []),
+  ]);
+}
+
+/** What a viewer shows for Markdown `md`, as text. */
+function shown(md: string): string {
+  return new JSDOM(viewer.render(md)).window.document.body.textContent ?? '';
+}
+
+describe('Markdown export: no raw HTML or remote image reaches a viewer', () => {
+  const HOSTILE = [
+    '<img src="https://evil.example/p.gif">',
+    'inline <img src="https://evil.example/p.gif"> tag',
+    '<iframe src="https://evil.example/f"></iframe>',
+    '<form action="https://evil.example/f"><input name="q"></form>',
+    '<script>alert(1)</script>',
+    '<!-- c --><?php x ?><![CDATA[x]]><!DOCTYPE html>',
+    '<https://evil.example/auto>',
+    '![t](https://evil.example/t.png) and ![r][ref]\n\n[ref]: https://evil.example/r.png',
+    '\\\\<img src="https://evil.example/e.gif">',
+    '> quoted <img src="https://evil.example/q.gif">',
+    '- item <iframe src="https://evil.example/l"></iframe>',
+    '`code` <img src="https://evil.example/c.gif"> `<img src=x>`',
+    '$x<img src="https://evil.example/m.gif">$',
+    '$$\n<img src="https://evil.example/d.gif">\n$$',
+  ];
+
+  for (const payload of HOSTILE) {
+    it(`answer is inert: ${payload.replace(/\n/g, '\\n')}`, () => {
+      const out = neutralizeHtml(payload);
+      assert.deepEqual(htmlAndImages(viewer.parse(out, {})).map((t) => t.content || t.type), []);
+      assert.doesNotMatch(viewer.render(out), /<(img|iframe|form|script|input)\b/i);
+    });
+  }
+
+  it('keeps hostile text readable', () => {
+    assert.equal(shown(neutralizeHtml('see <img src="https://evil.example/p.gif"> here')).trim(), 'see <img src="https://evil.example/p.gif"> here');
+    assert.equal(shown(neutralizeHtml('<script>alert(1)</script>')).trim(), '<script>alert(1)</script>');
+    assert.match(shown(neutralizeHtml('![t](https://evil.example/t.png)')), /^!t/);
+  });
+
+  it('leaves math, code, currency and plain comparisons unchanged', () => {
+    for (const text of [
+      'If $a<b$ and $0<x<1$ then \\(c<d\\) holds',
+      '$$\n\\{x \\mid x<y\\}\n$$',
+      '```html\n<div class="x"><img src="a.png"></div>\n```',
+      '    <b>indented code</b>',
+      'Use `<br>` or ``a `<b>` c`` here',
+      'It costs $5 or $50, maybe $3.50 and $4.',
+      'a < b, x<5 and 3 > 2',
+      '\\<b> is escaped already, so is \\![x](y)',
+      '- list\n\n> quote $a<b$\n\n| a | b |\n|---|---|\n| `<i>` | $x<y$ |',
+    ]) {
+      assert.equal(neutralizeHtml(text), text);
+    }
+  });
+
+  it('conversationToMarkdown: hostile answer, user text and title come out inert', () => {
+    const c: ExportConversation = {
+      title: '<img src="https://evil.example/title.gif"> # *T* \\(x\\)',
+      messages: [
+        { role: 'user', content: '<img src="https://evil.example/p.gif">\n<iframe src="https://evil.example/f"></iframe>\n# not a heading\n1. not a list\n    not code $5 or $50 `x` ![i](https://evil.example/u.png) &amp;', attachments: [{ sha256: SHA, mime: 'image/png', name: 'a.png' }] },
+        { role: 'assistant', content: 'Answer $a<b$ <img src="https://evil.example/a.gif"><form action="x"><input></form><script>alert(1)</script>\n\n```html\n<b>kept</b>\n```\n\nIt costs $5 or $50.', status: 'complete', attachments: [] },
+      ],
+    };
+    const md = conversationToMarkdown(c, AT);
+    const found = htmlAndImages(viewer.parse(md, {}));
+    assert.deepEqual(found.map((t) => `${t.type} ${t.attrGet('src') ?? t.content}`), ['image a.png'], 'only the attachment, by file name');
+    const doc = new JSDOM(viewer.render(md)).window.document;
+    assert.equal(doc.querySelector('h1')?.textContent, '<img src="https://evil.example/title.gif"> # *T* \\(x\\)');
+    const user = md.split('\n\n---\n\n')[1]!.split('\n\n').slice(2).join('\n\n');
+    assert.equal(shown(user).trim(), '<img src="https://evil.example/p.gif">\n<iframe src="https://evil.example/f"></iframe>\n# not a heading\n1. not a list\n    not code $5 or $50 `x` ![i](https://evil.example/u.png) &amp;');
+    assert.ok(md.includes('Answer $a<b$ &lt;img'));
+    assert.ok(md.includes('```html\n<b>kept</b>\n```'));
+    assert.ok(md.includes('It costs $5 or $50.'));
+    assert.equal(doc.querySelectorAll('img, iframe, form, input, script').length, 1, 'only the attachment <img>');
+  });
+
+  it('escapeMarkdownText keeps line breaks and reads back as typed', () => {
+    const text = 'a\nb\n\n- c\n+ d\n10) e\n===\n***\n\ttab';
+    const out = escapeMarkdownText(text);
+    assert.equal(new JSDOM(viewer.render(out)).window.document.querySelectorAll('ul, ol, h1, h2, hr, pre, code, em, strong').length, 0);
+    assert.equal(shown(out).replace(/\n+/g, '\n').trim(), text.replace(/\n+/g, '\n'));
   });
 });
 
 describe('conversationToHtml', () => {
   const options = { window: win, katexCss: '.katex{font:normal 1.21em KaTeX_Main}', images: { [SHA]: PNG }, exportedAt: AT };
+
+  it('keeps KaTeX\'s svg and drops the model\'s', () => {
+    const doc = parse(conversationToHtml(conv('$\\sqrt{x}$ and $\\overrightarrow{AB}$ <svg width="5000" height="5000"></svg> <svg></svg>'), options));
+    const answer = doc.querySelector('.message.assistant .markdown')!;
+    assert.equal(answer.querySelectorAll('.katex').length, 2);
+    assert.equal(answer.querySelectorAll('svg').length, answer.querySelectorAll('.katex svg').length);
+    assert.ok(answer.querySelectorAll('.katex svg').length >= 2);
+  });
 
   it('renders math with KaTeX and keeps currency as text', () => {
     const doc = parse(conversationToHtml(conv('Inline $x^2$ and\n\n$$\\int_0^1 x\\,dx$$\n\nIt costs $5 or $50.'), options));
@@ -135,7 +240,7 @@ describe('conversationToHtml', () => {
       '<script>alert(2)</script>',
       '[click](javascript:alert(3)) <a href="javascript:alert(4)" onclick="alert(5)">x</a>',
       '$\\href{javascript:alert(6)}{x}$',
-      '<svg onload="alert(7)"></svg><iframe src="javascript:alert(8)"></iframe><object data="x"></object>',
+      '<svg onload="alert(7)"></svg><svg width="5000" height="5000"></svg><iframe src="javascript:alert(8)"></iframe><object data="x"></object>',
       '<style>body{background:url(https://evil.example/x)}</style><base href="https://evil.example/">',
       '</article></main><script>alert(9)</script>',
     ].join('\n\n');
@@ -159,6 +264,7 @@ describe('conversationToHtml', () => {
       }
     }
     assert.ok(doc.querySelector('.message.assistant .katex'), 'the formula still renders');
+    assert.equal(doc.querySelectorAll('svg').length, 0, 'no svg of the model\'s');
     assert.equal(doc.querySelector('.message.user .plain')?.textContent, '<img src=x onerror=alert(11)><script>alert(12)</script>');
   });
 });

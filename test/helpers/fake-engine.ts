@@ -1,0 +1,63 @@
+/**
+ * A fake engine process for API service tests: loads any folder at once (a model named after it,
+ * or `name`), answers every question with "answer N" (N counts the requests), and records what it
+ * was asked: the folders loaded, the generate requests, the shutdowns.
+ */
+import path from 'node:path';
+import type { EngineLauncher, EngineProcess } from '../../main/engine/host.js';
+import type { EngineEvent, EngineRequest, GenerateRequest } from '../../main/engine/protocol.js';
+
+export interface FakeEngine {
+  launcher: EngineLauncher;
+  loads: string[];
+  requests: GenerateRequest[];
+  stops: () => number;
+}
+
+/** @param options family of the loaded model (default 'omnifusion'); name: the model name (default `loaded:<folder name>`). */
+export function fakeEngine(options: { family?: string; name?: string } = {}): FakeEngine {
+  const loads: string[] = [];
+  const requests: GenerateRequest[] = [];
+  let stops = 0;
+  const launcher: EngineLauncher = () => {
+    let onMessage: (e: EngineEvent) => void = () => {};
+    let onExit: (why: string) => void = () => {};
+    const proc: EngineProcess = {
+      pid: 4242,
+      send(request: EngineRequest) {
+        if (request.type === 'load') {
+          loads.push(request.modelDir);
+          const name = options.name ?? `loaded:${path.basename(request.modelDir)}`;
+          const info = { name, family: options.family ?? 'omnifusion', dir: request.modelDir, execution_provider: 'cpu', load_ms: 1 };
+          setTimeout(() => onMessage({ type: 'loaded', id: request.id, info }), 5);
+        } else if (request.type === 'generate') {
+          requests.push(request.request);
+          const answer = `answer ${requests.length}`;
+          const id = request.id;
+          setTimeout(() => {
+            onMessage({ type: 'token', id, token_id: 1, text: answer });
+            const timings = { image_ms: 0, prefill_ms: 1, ttft_ms: 1, decode_tokens_per_s: 0, total_ms: 2 };
+            onMessage({ type: 'done', id, result: { answer, token_ids: [1], finish_reason: 'eos', prompt_length: 3, execution_provider: 'cpu', kv_cache: 'cpu', timings } });
+          }, 1);
+        } else if (request.type === 'shutdown') {
+          stops++;
+          setTimeout(() => onExit('exit code 0'), 1);
+        }
+      },
+      onMessage: (l) => {
+        onMessage = l;
+        setTimeout(() => l({ type: 'ready', pid: 4242 }), 1);
+      },
+      onExit: (l) => {
+        const prev = onExit;
+        onExit = (why) => {
+          prev(why);
+          l(why);
+        };
+      },
+      kill: () => onExit('signal SIGKILL'),
+    };
+    return proc;
+  };
+  return { launcher, loads, requests, stops: () => stops };
+}
