@@ -373,6 +373,11 @@ export interface ApiEvents {
   'generation.token': { messageId: string; text: string };
   /** The answer ended (complete, partial when stopped, or error). */
   'generation.done': { message: Message };
+  /**
+   * A conversation was created, renamed, pinned, filed, set up or deleted (`summary` null), by
+   * this window or another (a second browser tab, the quick-ask window): lists stay in step.
+   */
+  'conversations.changed': { id: string; summary: ConversationSummary | null };
   'models.status': ModelStatus;
   /** A model download or import moved on (throttled), or ended (done, failed, cancelled). */
   'models.progress': ModelProgress;
@@ -430,7 +435,7 @@ export const CALL_NAMES = [
   'capture.start',
 ] as const satisfies readonly CallName[];
 
-export const EVENT_NAMES = ['generation.token', 'generation.done', 'models.status', 'capture.attached', 'capture.status', 'capture.pick', 'attachments.text', 'models.progress', 'models.installed'] as const satisfies readonly EventName[];
+export const EVENT_NAMES = ['generation.token', 'generation.done', 'conversations.changed', 'models.status', 'capture.attached', 'capture.status', 'capture.pick', 'attachments.text', 'models.progress', 'models.installed'] as const satisfies readonly EventName[];
 
 /** An error a call ends with; `message` is one line for the user. */
 export interface ApiErrorPayload {

@@ -642,9 +642,16 @@ async function openApiService(options: ApiServiceOptions, dataLock: DataLock): P
     emit('capture.status', result);
   };
 
+  /** The conversation's summary, told to every window (`conversations.changed`). */
+  const changed = (id: number): ApiConversationSummary => {
+    const s = summary(id);
+    emit('conversations.changed', { id: s.id, summary: s });
+    return s;
+  };
+
   const handlers: { [C in CallName]: (request: CallRequest<C>) => Promise<CallResponse<C>> | CallResponse<C> } = {
     'conversations.list': () => store.listConversations().map(toSummary),
-    'conversations.create': ({ title }) => summary(store.createConversation(titleText(title) || 'New chat').id),
+    'conversations.create': ({ title }) => changed(store.createConversation(titleText(title) || 'New chat').id),
     'conversations.get': ({ id }) => {
       const c = conversation(id);
       return { id: String(c.id), title: c.title, updatedAt: c.updatedAt, preview: '', ocrTokens: c.ocrTokens, pinned: c.pinned, folder: c.folder, messages: c.messages.map(toMessage) };
@@ -654,23 +661,27 @@ async function openApiService(options: ApiServiceOptions, dataLock: DataLock): P
       if (!name) throw new ApiRequestError('bad_request', 'the title is empty');
       if ([...name].length > MAX_TITLE) throw new ApiRequestError('bad_request', `the title is longer than ${MAX_TITLE} characters`);
       if (!store.renameConversation(toId(id, 'conversation'), name)) throw new ApiRequestError('not_found', `conversation ${id} does not exist`);
-      return summary(toId(id, 'conversation'));
+      return changed(toId(id, 'conversation'));
     },
-    'conversations.delete': ({ id }) => ({ deleted: store.deleteConversation(toId(id, 'conversation')) }),
+    'conversations.delete': ({ id }) => {
+      const deleted = store.deleteConversation(toId(id, 'conversation'));
+      if (deleted) emit('conversations.changed', { id: String(toId(id, 'conversation')), summary: null });
+      return { deleted };
+    },
     'conversations.setOcrTokens': ({ id, ocrTokens }) => {
       if (!['auto', 'on', 'off'].includes(ocrTokens)) throw new ApiRequestError('bad_request', 'ocrTokens must be auto, on or off');
       if (!store.setOcrTokens(toId(id, 'conversation'), ocrTokens)) throw new ApiRequestError('not_found', `conversation ${id} does not exist`);
-      return summary(toId(id, 'conversation'));
+      return changed(toId(id, 'conversation'));
     },
     'conversations.setPinned': ({ id, pinned }) => {
       if (typeof pinned !== 'boolean') throw new ApiRequestError('bad_request', 'pinned must be true or false');
       if (!store.setPinned(toId(id, 'conversation'), pinned)) throw new ApiRequestError('not_found', `conversation ${id} does not exist`);
-      return summary(toId(id, 'conversation'));
+      return changed(toId(id, 'conversation'));
     },
     'conversations.setFolder': ({ id, folder }) => {
       const name = folderName(folder);
       if (!store.setFolder(toId(id, 'conversation'), name)) throw new ApiRequestError('not_found', `conversation ${id} does not exist`);
-      return summary(toId(id, 'conversation'));
+      return changed(toId(id, 'conversation'));
     },
     'search.messages': ({ query }) =>
       store.search(text(query, 'query')).map((hit) => ({ conversationId: String(hit.conversationId), messageId: String(hit.messageId), title: hit.conversationTitle, snippet: markHighlights(hit.snippet, hit.highlights), source: hit.source })),

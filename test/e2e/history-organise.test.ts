@@ -284,4 +284,32 @@ describe('organising the history: pins and folders', () => {
     assert.equal(await button.evaluate((b) => b === document.activeElement), true);
     assert.deepEqual(app.pageErrors, []);
   });
+
+  test('a second tab follows pins, folders, renames, new chats and deletions without a reload', async () => {
+    await page.setViewportSize({ width: 1200, height: 800 });
+    await reload();
+    const other = await app.context.newPage();
+    try {
+      await other.goto(server.url);
+      await other.locator('[data-testid=conversation-item]').first().waitFor();
+      const otherItem = (id: string) => other.locator(`[data-testid=conversation-item][data-id="${id}"]`);
+      // Changes made through the API (as another window would) reach this tab by the event.
+      await call(server, 'conversations.setPinned', { id: ids.bravo, pinned: true });
+      await other.locator(`[data-testid=pinned-group] [data-testid=conversation-item][data-id="${ids.bravo}"]`).waitFor();
+      await call(server, 'conversations.setFolder', { id: ids.charlie, folder: 'Shared' });
+      await other.locator(`[data-testid=folder][data-folder="Shared"]`).waitFor();
+      await call(server, 'conversations.rename', { id: ids.alpha, title: 'Alpha renamed' });
+      await other.waitForFunction((id) => document.querySelector(`[data-testid=conversation-item][data-id="${id}"] .title`)?.textContent === 'Alpha renamed', ids.alpha);
+      const created = await call<ConversationSummary>(server, 'conversations.create', { title: 'Made elsewhere' });
+      await otherItem(created.id).waitFor();
+      await call(server, 'conversations.delete', { id: created.id });
+      await otherItem(created.id).waitFor({ state: 'detached' });
+      // And a change made in this tab shows in the other one.
+      await choose(ids.bravo, 'menu-pin'); // unpin
+      await other.waitForFunction((id) => !document.querySelector(`[data-testid=pinned-group] [data-id="${id}"]`), ids.bravo);
+    } finally {
+      await other.close();
+    }
+    assert.deepEqual(app.pageErrors, []);
+  });
 });

@@ -126,6 +126,7 @@ class ChatState {
     this.#initRoute();
     api.on('generation.token', ({ messageId, text }) => this.#onToken(messageId, text));
     api.on('generation.done', ({ message }) => this.#onDone(message));
+    api.on('conversations.changed', ({ id, summary }) => this.#applyChange(id, summary));
     if (isConnectionAware(api)) {
       let wasDown = false;
       api.onConnection((state) => {
@@ -223,7 +224,7 @@ class ChatState {
   async newChat(): Promise<ConversationSummary | null> {
     try {
       const summary = await this.#api.call('conversations.create', { title: DEFAULT_TITLE });
-      this.conversations = [summary, ...this.conversations.filter((c) => c.id !== summary.id)];
+      this.#applyChange(summary.id, summary);
       ++this.#openSeq;
       this.openingId = null;
       this.highlightId = null;
@@ -239,9 +240,7 @@ class ChatState {
     const clean = title.trim();
     if (!clean) return false;
     try {
-      const summary = await this.#api.call('conversations.rename', { id, title: clean });
-      this.#replaceSummary(summary);
-      if (this.current?.id === id) this.current.title = summary.title;
+      this.#applyChange(id, await this.#api.call('conversations.rename', { id, title: clean }));
       return true;
     } catch (err) {
       ui.toast(`Rename failed: ${errorMessage(err)}`, 'error');
@@ -252,12 +251,7 @@ class ChatState {
   async remove(id: string): Promise<boolean> {
     try {
       await this.#api.call('conversations.delete', { id });
-      this.conversations = this.conversations.filter((c) => c.id !== id);
-      this.searchHits = this.searchHits.filter((h) => h.conversationId !== id);
-      if (this.current?.id === id) {
-        this.current = null;
-        ++this.#openSeq;
-      }
+      this.#applyChange(id, null);
       return true;
     } catch (err) {
       ui.toast(`Delete failed: ${errorMessage(err)}`, 'error');
@@ -268,10 +262,7 @@ class ChatState {
   /** Whether this conversation's image text goes into the prompt as OCR tokens (kept by the service). */
   async setOcrTokens(id: string, ocrTokens: OcrTokensSetting): Promise<boolean> {
     try {
-      const summary = await this.#api.call('conversations.setOcrTokens', { id, ocrTokens });
-      const i = this.conversations.findIndex((c) => c.id === id);
-      if (i >= 0) this.conversations[i] = { ...this.conversations[i]!, ocrTokens: summary.ocrTokens };
-      if (this.current?.id === id) this.current.ocrTokens = summary.ocrTokens;
+      this.#applyChange(id, await this.#api.call('conversations.setOcrTokens', { id, ocrTokens }));
       return true;
     } catch (err) {
       ui.toast(`The setting was not saved: ${errorMessage(err)}`, 'error');
@@ -282,7 +273,7 @@ class ChatState {
   /** Pin to the top of the list or unpin (kept by the service); false when it failed (a toast says why). */
   async setPinned(id: string, pinned: boolean): Promise<boolean> {
     try {
-      this.#organised(await this.#api.call('conversations.setPinned', { id, pinned }));
+      this.#applyChange(id, await this.#api.call('conversations.setPinned', { id, pinned }));
       return true;
     } catch (err) {
       ui.toast(`${pinned ? 'Pin' : 'Unpin'} failed: ${errorMessage(err)}`, 'error');
@@ -293,23 +284,34 @@ class ChatState {
   /** File in a folder (null: in none); null when done, else the service's one-line reason (shown where the name was typed). */
   async setFolder(id: string, folder: string | null): Promise<string | null> {
     try {
-      this.#organised(await this.#api.call('conversations.setFolder', { id, folder }));
+      this.#applyChange(id, await this.#api.call('conversations.setFolder', { id, folder }));
       return null;
     } catch (err) {
       return errorMessage(err);
     }
   }
 
-  #organised(summary: ConversationSummary): void {
-    const i = this.conversations.findIndex((c) => c.id === summary.id);
-    if (i >= 0) this.conversations[i] = { ...this.conversations[i]!, pinned: summary.pinned, folder: summary.folder };
-    if (this.current?.id === summary.id) Object.assign(this.current, { pinned: summary.pinned, folder: summary.folder });
-  }
-
-  #replaceSummary(summary: ConversationSummary): void {
-    const i = this.conversations.findIndex((c) => c.id === summary.id);
-    if (i >= 0) this.conversations[i] = summary;
-    else this.conversations.unshift(summary);
+  /**
+   * A conversation's new summary, or null when it was deleted: from this window's own call or
+   * from another window (`conversations.changed`), so applying it twice changes nothing.
+   */
+  #applyChange(id: string, summary: ConversationSummary | null): void {
+    if (!summary) {
+      this.conversations = this.conversations.filter((c) => c.id !== id);
+      this.searchHits = this.searchHits.filter((h) => h.conversationId !== id);
+      if (this.current?.id === id) {
+        this.current = null;
+        ++this.#openSeq;
+      }
+      return;
+    }
+    // A summary whose newest answer has no text yet has no preview: keep the one shown.
+    const shown = this.conversations.find((c) => c.id === id);
+    const next = !summary.preview && shown?.preview ? { ...summary, preview: shown.preview } : summary;
+    this.conversations = [...this.conversations.filter((c) => c.id !== id), next].sort(newestFirst);
+    if (this.current?.id === id) {
+      Object.assign(this.current, { title: summary.title, pinned: summary.pinned, folder: summary.folder, ocrTokens: summary.ocrTokens });
+    }
   }
 
   // ---- search --------------------------------------------------------------------------------
@@ -354,7 +356,7 @@ class ChatState {
       let conversation = this.current;
       if (!conversation) {
         const summary = await this.#api.call('conversations.create', { title: titleFrom(text, attachments.length > 0) });
-        this.conversations = [summary, ...this.conversations];
+        this.#applyChange(summary.id, summary);
         conversation = this.current = { ...summary, messages: [] };
       } else if (conversation.messages.length === 0 && conversation.title === DEFAULT_TITLE) {
         void this.rename(conversation.id, titleFrom(text, attachments.length > 0));
