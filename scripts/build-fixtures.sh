@@ -19,24 +19,17 @@ rm -rf "$MODEL" "$REF" "$CKPT"
 npx tsx test/fixtures/prepare-cases.ts "$MODEL" "$REF"
 "$PY" native-models/omnifusion/reference.py --checkpoint "$CKPT" --cases "$REF/cases.json" --out "$REF/reference.json"
 
-# Idefics3: tiny checkpoint in the Hugging Face layout → onnx-community folder; the engine decodes the
-# case images (raw RGB into the cache, never committed); PyTorch/PIL computes the rest.
-I3_MODEL="$OUT/idefics3-tiny"
-I3_REF="$OUT/idefics3-tiny-reference"
-I3_CKPT="$CACHE/idefics3-tiny-checkpoint"
-I3_DECODED="$CACHE/idefics3-decoded"
-rm -rf "$I3_MODEL" "$I3_REF" "$I3_CKPT" "$I3_DECODED"
-"$PY" native-models/idefics3/export.py --tiny --seed 0 --checkpoint-out "$I3_CKPT" --out "$I3_MODEL"
-npx tsx test/fixtures/prepare-chat-cases.ts "$I3_MODEL" "$I3_REF" "$I3_DECODED"
-"$PY" native-models/idefics3/reference.py --checkpoint "$I3_CKPT" --cases "$I3_REF/cases.json" --decoded "$I3_DECODED" --out "$I3_REF/reference.json"
-
-# LLaVA (llava-interleave-qwen-0.5b layout): the same three steps.
-LV_MODEL="$OUT/llava-tiny"
-LV_REF="$OUT/llava-tiny-reference"
-LV_CKPT="$CACHE/llava-tiny-checkpoint"
-LV_DECODED="$CACHE/llava-decoded"
-rm -rf "$LV_MODEL" "$LV_REF" "$LV_CKPT" "$LV_DECODED"
-"$PY" native-models/llava/export.py --tiny --seed 0 --checkpoint-out "$LV_CKPT" --out "$LV_MODEL"
-npx tsx test/fixtures/prepare-chat-cases.ts "$LV_MODEL" "$LV_REF" "$LV_DECODED"
-"$PY" native-models/llava/reference.py --checkpoint "$LV_CKPT" --cases "$LV_REF/cases.json" --decoded "$LV_DECODED" --out "$LV_REF/reference.json"
-du -sh "$MODEL" "$REF" "$I3_MODEL" "$I3_REF" "$LV_MODEL" "$LV_REF"
+# Idefics3 and LLaVA (llava-interleave-qwen-0.5b layout): tiny checkpoint in the Hugging Face
+# layout → onnx-community folder; the engine decodes the case images (raw RGB into the cache, never
+# committed); PyTorch/PIL computes the rest.
+for family in idefics3 llava; do
+  model="$OUT/$family-tiny"
+  ref="$OUT/$family-tiny-reference"
+  ckpt="$CACHE/$family-tiny-checkpoint"
+  decoded="$CACHE/$family-decoded"
+  rm -rf "$model" "$ref" "$ckpt" "$decoded"
+  "$PY" "native-models/$family/export.py" --tiny --seed 0 --checkpoint-out "$ckpt" --out "$model"
+  npx tsx test/fixtures/prepare-chat-cases.ts "$model" "$ref" "$decoded"
+  "$PY" "native-models/$family/reference.py" --checkpoint "$ckpt" --cases "$ref/cases.json" --decoded "$decoded" --out "$ref/reference.json"
+done
+du -sh "$MODEL" "$REF" "$OUT"/{idefics3,llava}-tiny{,-reference}

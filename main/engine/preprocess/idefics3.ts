@@ -23,9 +23,10 @@
  */
 import type { DecodedImage } from '../../core/images/decode.js';
 import { pilFilterOf, resizePil, type PilFilter } from './resample.js';
+import { rescaleNormalizeOf, type RescaleNormalizeConfig } from './normalize-config.js';
 
 /** The preprocessor_config.json fields this module uses, resolved. */
-export interface Idefics3PreprocessConfig {
+export interface Idefics3PreprocessConfig extends RescaleNormalizeConfig {
   kind: 'idefics3';
   do_resize: boolean;
   /** `size.longest_edge`: the image's longest edge after step 1 (2048 for SmolVLM-256M/500M). */
@@ -34,24 +35,12 @@ export interface Idefics3PreprocessConfig {
   /** `max_image_size.longest_edge`: tile edge and global image size (512). */
   tile_size: number;
   resample: PilFilter;
-  do_rescale: boolean;
-  rescale_factor: number;
-  do_normalize: boolean;
-  image_mean: [number, number, number];
-  image_std: [number, number, number];
 }
 
 /** Thrown for a preprocessor_config.json this module cannot follow; one line naming the field. */
 export class Idefics3ConfigError extends Error {
   override name = 'Idefics3ConfigError';
 }
-
-const triple = (v: unknown, fallback: number): [number, number, number] => {
-  if (v === undefined) return [fallback, fallback, fallback];
-  if (typeof v === 'number') return [v, v, v];
-  if (Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x))) return v as [number, number, number];
-  throw new Idefics3ConfigError(`image_mean/image_std must be a number or 3 numbers, got ${JSON.stringify(v)}`);
-};
 
 /**
  * Resolve a preprocessor_config.json object, with Idefics3ImageProcessor's defaults for absent fields
@@ -74,14 +63,8 @@ export function idefics3PreprocessConfig(pre: Record<string, unknown>): Idefics3
     do_image_splitting: pre.do_image_splitting !== false,
     tile_size: edge(pre.max_image_size, 'max_image_size', 364),
     resample,
-    do_rescale: pre.do_rescale !== false,
-    rescale_factor: typeof pre.rescale_factor === 'number' ? pre.rescale_factor : 1 / 255,
-    do_normalize: pre.do_normalize !== false,
-    image_mean: triple(pre.image_mean, 0.5),
-    image_std: triple(pre.image_std, 0.5),
+    ...rescaleNormalizeOf(pre, (message) => new Idefics3ConfigError(message)),
   };
-  if (!(cfg.rescale_factor > 0)) throw new Idefics3ConfigError('rescale_factor must be > 0');
-  if (cfg.image_std.some((s) => s === 0)) throw new Idefics3ConfigError('image_std must be non-zero');
   if (cfg.longest_edge > 4096) throw new Idefics3ConfigError(`size.longest_edge ${cfg.longest_edge} is over 4096`);
   return cfg;
 }

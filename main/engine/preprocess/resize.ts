@@ -6,25 +6,14 @@
  */
 import type { DecodedImage } from '../../core/images/decode.js';
 import { pilFilterOf, resizePil, type PilFilter } from './resample.js';
+import { rescaleNormalizeOf, type RescaleNormalizeConfig } from './normalize-config.js';
 
-export interface ResizePreprocessConfig {
+export interface ResizePreprocessConfig extends RescaleNormalizeConfig {
   kind: 'resize';
   height: number;
   width: number;
   resample: PilFilter;
-  do_rescale: boolean;
-  rescale_factor: number;
-  do_normalize: boolean;
-  image_mean: [number, number, number];
-  image_std: [number, number, number];
 }
-
-const triple = (v: unknown, fallback: number): [number, number, number] => {
-  if (v === undefined || v === null) return [fallback, fallback, fallback];
-  if (typeof v === 'number') return [v, v, v];
-  if (Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x))) return v as [number, number, number];
-  throw new TypeError(`image_mean/image_std must be a number or 3 numbers, got ${JSON.stringify(v)}`);
-};
 
 /**
  * A preprocessor_config.json with `size: {height, width}` (SiglipImageProcessor's defaults otherwise:
@@ -45,13 +34,8 @@ export function resizePreprocessConfig(pre: Record<string, unknown>): ResizePrep
     height: h as number,
     width: w as number,
     resample,
-    do_rescale: pre.do_rescale !== false,
-    rescale_factor: typeof pre.rescale_factor === 'number' ? pre.rescale_factor : 1 / 255,
-    do_normalize: pre.do_normalize !== false,
-    image_mean: triple(pre.image_mean, 0.5),
-    image_std: triple(pre.image_std, 0.5),
+    ...rescaleNormalizeOf(pre, (message) => new TypeError(message)),
   };
-  if (cfg.image_std.some((s) => s === 0)) throw new TypeError('image_std must be non-zero');
   return cfg;
 }
 
