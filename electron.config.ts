@@ -72,6 +72,25 @@ function onlyOrtFor(os: 'linux' | 'win32' | 'darwin'): string[] {
   return (['linux', 'win32', 'darwin'] as const).filter((other) => other !== os).map((other) => `!${ORT_BIN}/${other}{,/**}`);
 }
 
+/**
+ * Electron's fuses, flipped in the packaged binary (electron-builder runs @electron/fuses):
+ * the app cannot be turned into a plain Node (ELECTRON_RUN_AS_NODE), told to load code by
+ * NODE_OPTIONS or opened to a debugger by --inspect; cookies are encrypted at rest with the OS
+ * keychain; only app.asar is loaded, and its embedded integrity hash is checked where Electron
+ * supports it (macOS and Windows; the fuse has no effect on Linux); file:// gets no extra
+ * privileges (the app uses app://). The engine is a utilityProcess, which needs none of these.
+ * Source: Electron's security checklist and the @electron/fuses README.
+ */
+export const ELECTRON_FUSES = {
+  runAsNode: false,
+  enableCookieEncryption: true,
+  enableNodeOptionsEnvironmentVariable: false,
+  enableNodeCliInspectArguments: false,
+  enableEmbeddedAsarIntegrityValidation: true,
+  onlyLoadAppFromAsar: true,
+  grantFileProtocolExtraPrivileges: false,
+} as const;
+
 export const builderConfig: Configuration = {
   appId: 'org.omnifusion.desktop',
   productName: 'OmniFusion Desktop',
@@ -98,6 +117,7 @@ export const builderConfig: Configuration = {
   ],
   asar: true,
   asarUnpack: ASAR_UNPACK,
+  electronFuses: ELECTRON_FUSES,
   npmRebuild: true,
   buildDependenciesFromSource: false,
   linux: { target: ['AppImage', 'deb'], category: 'Office', files: onlyOrtFor('linux') },

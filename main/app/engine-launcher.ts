@@ -11,6 +11,7 @@
 import type { ForkOptions } from 'electron';
 import type { EngineLauncher, EngineProcess } from '../engine/host.js';
 import type { EngineEvent, EngineRequest } from '../engine/protocol.js';
+import { engineEnvironment } from '../engine/process/environment.js';
 
 /** The part of Electron's UtilityProcess the launcher uses. */
 export interface UtilityChild {
@@ -33,7 +34,7 @@ export function engineForkOptions(env: NodeJS.ProcessEnv = {}): ForkOptions {
   return {
     serviceName: ENGINE_SERVICE_NAME,
     stdio: 'inherit',
-    env: { ...process.env, ...env },
+    env: engineEnvironment(process.env, env),
   };
 }
 

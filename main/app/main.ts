@@ -32,6 +32,7 @@ import { routeHash, type CaptureMode } from '../api/capture.js';
 import type { AttachmentInfo } from '../api/contract.js';
 import { createApiService, type ApiService } from '../core/api-service.js';
 import { defaultModelsDir } from '../core/paths.js';
+import { ATTACHMENT_HEADERS } from '../core/images/served.js';
 import { appDataDir, forwardedArgv, parseAppArgs, type AppArgs } from './args.js';
 import { APP_INDEX_URL, APP_ORIGIN, APP_SCHEME, APP_SCHEME_PRIVILEGES, resolveAppRequest, urlOrigin } from './app-protocol.js';
 import { utilityProcessLauncher } from './engine-launcher.js';
@@ -104,14 +105,14 @@ function registerAppProtocol(ses: Session): void {
       return new Response(new Uint8Array(png), { status: 200, headers: { 'content-type': 'image/png', 'cache-control': 'no-store' } });
     }
     if (target.kind === 'attachment') {
+      // Only raster renditions, inert by their headers (core/images/served.ts): never an SVG's markup.
       const found = await service?.attachmentFile(target.sha256).catch(() => undefined);
       if (!found) return notFound();
+      const headers = { ...ATTACHMENT_HEADERS, 'content-type': found.mime };
+      if ('bytes' in found) return new Response(new Uint8Array(found.bytes), { status: 200, headers });
       const file = await net.fetch(pathToFileURL(found.path).toString()).catch(() => undefined);
       if (!file?.ok) return notFound();
-      return new Response(file.body, {
-        status: 200,
-        headers: { 'content-type': found.mime, 'x-content-type-options': 'nosniff', 'cache-control': 'private, max-age=31536000, immutable' },
-      });
+      return new Response(file.body, { status: 200, headers });
     }
     return notFound();
   });

@@ -4,6 +4,7 @@
  * User mistakes end with one line on stderr and a non-zero exit, never a stack trace.
  * Exit codes: 0 done, 1 bad input / model / engine failure, 2 usage, 130 stopped by Ctrl+C, 70 our bug.
  */
+import { questionTooLong } from '../api/limits.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -159,6 +160,8 @@ async function ask(inputs: string[], o: AskOptions): Promise<number> {
   if (inputs.length < 2) throw new UsageError('give at least one image and then the question: omnifusion ask <image>... "<question>"');
   const question = inputs[inputs.length - 1]!;
   if (!question.trim()) throw new UsageError('the question is empty');
+  const tooLong = questionTooLong(question);
+  if (tooLong) throw new UsageError(tooLong);
   const questionIsFile = await isFile(question);
   if (questionIsFile && !(await isFile(inputs[0]!))) {
     throw new UsageError(`"${question}" is a file: the question goes last, after the images`);

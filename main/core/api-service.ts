@@ -30,6 +30,8 @@ import type {
 import { readSettingsFile, settingProblem, writeSettingsFile, type StoredSettings } from './settings.js';
 import { defaultHotkey, isAvoidedAccelerator, CAPTURE_COMMAND, type CaptureStatus } from '../api/capture.js';
 import { decodeImage, ImageInputError } from './images/index.js';
+import { servedRendition, storedRendition, type ServedAttachment } from './images/served.js';
+import { questionTooLong, searchTooLong } from '../api/limits.js';
 import { failedLayout, imageTextFromStored, layoutOf, pendingImageText, PAGE_TEXT_SOURCE, useOcrTokens } from './page-text.js';
 import { ocrRequest, readOcrAnswer } from './ocr.js';
 import { lockDataDir, openStore, StoreError, type ConversationStore, type DataLock, type ConversationSummary as StoreConversationSummary, type Message, type AttachmentInfo } from './store/index.js';
@@ -107,7 +109,8 @@ export interface CaptureController {
 export interface ApiService extends OmniFusionApi {
   /** Push an event that originates in the shell (e.g. capture.attached) to every client. */
   publish<E extends EventName>(event: E, payload: ApiEvents[E]): void;
-  attachmentFile(sha256: string): Promise<{ path: string; mime: string } | undefined>;
+  /** The page-safe rendition of an attachment (images/served.ts); undefined when unknown. */
+  attachmentFile(sha256: string): Promise<ServedAttachment | undefined>;
   describeError(err: unknown): ApiErrorPayload;
   close(): Promise<void>;
 }
@@ -136,16 +139,6 @@ const MAX_IMAGES_PER_MESSAGE = 8;
  * parameters, a common choice for local chat), one beam; each regenerate draws a new seed.
  */
 const REGENERATE_SAMPLING = { do_sample: true, num_beams: 1, temperature: 0.8, top_p: 0.9 } as const;
-const IMAGE_MIME: Record<string, string> = {
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  gif: 'image/gif',
-  webp: 'image/webp',
-  tiff: 'image/tiff',
-  heif: 'image/heif',
-  avif: 'image/avif',
-  svg: 'image/svg+xml',
-};
 
 /**
  * A request field that must be text (absent → ''): requests come from a page or over HTTP, so a
@@ -162,6 +155,24 @@ function titleText(value: unknown): string {
   const title = text(value, 'title').trim();
   if ([...title].length > MAX_TITLE) throw new ApiRequestError('bad_request', `the title is longer than ${MAX_TITLE} characters`);
   return title;
+}
+
+/** A question from a request, trimmed; refused over MAX_QUESTION_CHARS before anything reads it further. @throws ApiRequestError (bad_request). */
+function questionText(value: unknown): string {
+  const raw = text(value, 'text');
+  const tooLong = questionTooLong(raw);
+  if (tooLong) throw new ApiRequestError('bad_request', tooLong);
+  const question = raw.trim();
+  if (!question) throw new ApiRequestError('bad_request', 'the message is empty');
+  return question;
+}
+
+/** A search query from a request; refused over MAX_SEARCH_CHARS. @throws ApiRequestError (bad_request). */
+function searchText(value: unknown): string {
+  const query = text(value, 'query');
+  const tooLong = searchTooLong(query);
+  if (tooLong) throw new ApiRequestError('bad_request', tooLong);
+  return query;
 }
 
 /** An attachment's file name from a request ('' when absent). @throws ApiRequestError (bad_request) naming the field. */
@@ -293,7 +304,13 @@ async function openApiService(options: ApiServiceOptions, dataLock: DataLock): P
   /** What the user should be told about this start (app.notices). */
   const notices: AppNotice[] = loaded.notes.map((message) => ({ code: 'settings', message }));
   if (store.recovered) {
-    const message = `the history database was damaged; it was moved to ${store.recovered.movedTo} and a new one started`;
+    const { salvaged, movedTo } = store.recovered;
+    const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+    const message =
+      salvaged.messages > 0 || salvaged.conversations > 0
+        ? `the history database was damaged; ${plural(salvaged.conversations, 'conversation')} and ${plural(salvaged.messages, 'message')} were saved into a new one` +
+          `${salvaged.expected.messages !== null ? ` (of about ${salvaged.expected.messages} messages)` : ''}; the damaged file was moved to ${movedTo}`
+        : `the history database was damaged and nothing in it could be read; it was moved to ${movedTo} and a new one started`;
     process.stderr.write(`note: ${message}\n`);
     notices.unshift({ code: 'history_recovered', message });
   }
@@ -592,7 +609,10 @@ async function openApiService(options: ApiServiceOptions, dataLock: DataLock): P
     const finish = (result: GenerateResult | undefined, err: unknown): void => {
       active.delete(messageId);
       try {
-        if (err) writer.fail(err instanceof Error ? err.message : String(err));
+        // A crash of the engine process interrupts the answer like a crash of the app: what
+        // was streamed is kept as 'partial' (with the reason), never marked a failed answer.
+        if (err instanceof EngineError && err.code === 'crashed') writer.interrupt(err.message);
+        else if (err) writer.fail(err instanceof Error ? err.message : String(err));
         else if (result!.finish_reason === 'cancelled') writer.interrupt();
         else {
           writer.complete({
@@ -684,13 +704,14 @@ async function openApiService(options: ApiServiceOptions, dataLock: DataLock): P
       return changed(toId(id, 'conversation'));
     },
     'search.messages': ({ query }) =>
-      store.search(text(query, 'query')).map((hit) => ({ conversationId: String(hit.conversationId), messageId: String(hit.messageId), title: hit.conversationTitle, snippet: markHighlights(hit.snippet, hit.highlights), source: hit.source })),
+      store.search(searchText(query)).map((hit) => ({ conversationId: String(hit.conversationId), messageId: String(hit.messageId), title: hit.conversationTitle, snippet: markHighlights(hit.snippet, hit.highlights), source: hit.source })),
     'attachments.add': async ({ name: requestName, bytes }) => {
       const name = fileName(requestName);
       if (!(bytes instanceof Uint8Array)) throw new ApiRequestError('bad_request', 'attachment bytes are missing');
       const image = await decodeImage(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { name: name || 'image' });
-      const mime = IMAGE_MIME[image.source.format] ?? 'application/octet-stream';
-      const sha256 = store.putAttachment(bytes, { mime, width: image.width, height: image.height });
+      // An SVG is kept as the PNG the model sees, never as markup that could run script.
+      const stored = await storedRendition(bytes, image);
+      const sha256 = store.putAttachment(stored.bytes, { mime: stored.mime, width: image.width, height: image.height });
       // Read its text in the background: search, the viewer's text layer and OCR tokens use it.
       if (options.readImageText !== false) void imageText(sha256);
       addedNames.delete(sha256);
@@ -713,10 +734,9 @@ async function openApiService(options: ApiServiceOptions, dataLock: DataLock): P
       return pendingImageText(sha256);
     },
     'generation.send': async (request) => {
-      const question = text(request.text, 'text').trim();
+      const question = questionText(request.text);
       const attachments = hashes(request.attachments, 'attachments');
       const { conversationId } = request;
-      if (!question) throw new ApiRequestError('bad_request', 'the message is empty');
       if (attachments.length > MAX_IMAGES_PER_MESSAGE) throw new ApiRequestError('bad_request', `at most ${MAX_IMAGES_PER_MESSAGE} images per message`);
       const cid = toId(conversationId, 'conversation');
       conversation(conversationId);
@@ -748,9 +768,8 @@ async function openApiService(options: ApiServiceOptions, dataLock: DataLock): P
       return { assistantMessage: await answer(conversationId, parent, true) };
     },
     'generation.editAndResend': async (request) => {
-      const newText = text(request.text, 'text').trim();
+      const newText = questionText(request.text);
       const { messageId } = request;
-      if (!newText) throw new ApiRequestError('bad_request', 'the message is empty');
       const { conversationId, message } = userMessageOf(messageId);
       await requireModel();
       if (message.role !== 'user') throw new ApiRequestError('bad_request', 'only a question can be edited');
@@ -895,7 +914,7 @@ async function openApiService(options: ApiServiceOptions, dataLock: DataLock): P
     },
     async attachmentFile(sha256) {
       const info = store.getAttachment(sha256);
-      return info ? { path: store.attachmentPath(sha256), mime: info.mime } : undefined;
+      return info ? servedRendition({ path: store.attachmentPath(sha256), mime: info.mime }) : undefined;
     },
     describeError(err) {
       if (err instanceof ApiRequestError) return { code: err.code, message: err.message };

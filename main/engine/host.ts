@@ -6,6 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { engineEnvironment } from './process/environment.js';
 import type { ExecutionProvider } from './session.js';
 import type { GraphDtype } from './package/hf-folder.js';
 import type {
@@ -86,7 +87,7 @@ export function nodeLauncher(env: NodeJS.ProcessEnv = {}): EngineLauncher {
       // partial answer, even while the engine is still starting. It exits when the IPC channel closes.
       // (On Windows a detached child would get a console window of its own.)
       detached: process.platform !== 'win32',
-      env: { ...process.env, ...env },
+      env: engineEnvironment(process.env, env),
     });
     return {
       get pid() {

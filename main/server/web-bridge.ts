@@ -1,10 +1,10 @@
 /**
  * `omnifusion serve`: the built renderer and the typed API over HTTP + WebSocket, so the same UI
  * runs in any browser (end-to-end tests drive it in headless Chromium). Loopback by default; a
- * per-run token is required on every request (given once in the URL, then an HttpOnly cookie);
- * Host and Origin are checked against the server's own address (DNS rebinding, cross-site calls).
+ * per-run token is required on every API request and attachment (web-auth.ts: a bearer header,
+ * never a cookie); Host and Origin are checked against the server's own address (DNS rebinding,
+ * cross-site calls). The renderer's static files are the same for everyone and need no token.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -13,10 +13,12 @@ import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CALL_NAMES, EVENT_NAMES, type ApiErrorPayload, type CallName, type OmniFusionApi } from '../api/contract.js';
 import { decodeBytes, encodeBytes } from './wire.js';
+import { ATTACHMENT_HEADERS, type ServedAttachment } from '../core/images/served.js';
+import { bearerAuthorized, chooseProtocol, fileCapability, newToken, sameSecret, upgradeAuthorized, withCapability } from './web-auth.js';
 
 /** What the bridge needs besides the API: where an attachment's bytes are. */
 export interface BridgeBackend extends OmniFusionApi {
-  attachmentFile(sha256: string): Promise<{ path: string; mime: string } | undefined>;
+  attachmentFile(sha256: string): Promise<ServedAttachment | undefined>;
   /** Turn any error into the payload the renderer shows. */
   describeError(err: unknown): ApiErrorPayload;
 }
@@ -45,14 +47,6 @@ export interface WebBridge {
   close(): Promise<void>;
 }
 
-/**
- * The auth cookie's name carries the port: browsers do not separate cookies by port, so two
- * servers on one host (two `serve`s) would otherwise overwrite each other's token.
- */
-export function cookieName(port: number): string {
-  return `omnifusion_token_${port}`;
-}
-
 /** Whether `host` is a loopback address or name (127.0.0.0/8, ::1, localhost). */
 export function isLoopbackHost(host: string): boolean {
   const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
@@ -66,8 +60,15 @@ export function isLoopbackHost(host: string): boolean {
 export class RemoteHostError extends Error {
   override name = 'RemoteHostError';
 }
-/** Largest request body: an image attachment base64-encoded (the image decoder itself caps files at 200 MiB). */
-const MAX_BODY_BYTES = 96 * 1024 * 1024;
+/** Largest body of `attachments.add`: an image base64-encoded (the image decoder itself caps files at 200 MiB). */
+const MAX_ATTACHMENT_BODY_BYTES = 96 * 1024 * 1024;
+/**
+ * Largest body of any other call: 4 MiB is far above the longest question the service accepts
+ * (limits in main/api/limits.ts), so such a body is refused before it is read whole.
+ */
+const MAX_CALL_BODY_BYTES = 4 * 1024 * 1024;
+/** Largest WebSocket message from a page: the page sends nothing on the event stream, a close frame at most. */
+const MAX_WS_PAYLOAD_BYTES = 4 * 1024;
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -92,40 +93,36 @@ const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; " +
   "font-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 
-function sameToken(a: string | undefined, b: string): boolean {
-  if (!a) return false;
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-/** Every value of cookie `cookie` in the request (a browser may send more than one of a name). */
-function cookieValues(req: IncomingMessage, cookie: string): string[] {
-  const values: string[] = [];
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [name, ...value] = part.trim().split('=');
-    if (name === cookie) values.push(value.join('='));
-  }
-  return values;
-}
-
 function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', ...headers });
   res.end(body);
 }
 
-/** A request body over MAX_BODY_BYTES (answered 413). */
+/** A request body over its call's limit (answered 413 with a bad_request reply). */
 class BodyTooLargeError extends Error {}
 
-async function readBody(req: IncomingMessage): Promise<string> {
+function mebibytes(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(bytes % (1024 * 1024) === 0 ? 0 : 1)} MiB`;
+}
+
+/** The body, refused by its declared length or as soon as it passes `limit` bytes (never read whole). */
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const declared = Number(req.headers['content-length']);
+  const tooLarge = (size: string) => new BodyTooLargeError(`the request is ${size}; this call takes at most ${mebibytes(limit)}`);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(mebibytes(declared));
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new BodyTooLargeError(`request body over ${MAX_BODY_BYTES} bytes`);
+    if (size > limit) throw tooLarge(`over ${mebibytes(limit)}`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Whether a POST declares a JSON body: a form or text/plain POST (which a page of any site can send without a preflight) is refused. */
+function isJsonRequest(req: IncomingMessage): boolean {
+  return /^application\/json\s*(;|$)/i.test(String(req.headers['content-type'] ?? ''));
 }
 
 /**
@@ -139,16 +136,14 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
   if (!loopback && !options.allowRemote) {
     throw new RemoteHostError(`${listenHost} is not a loopback address: serving other machines is plain HTTP with only the token as protection; allow it explicitly (--allow-remote)`);
   }
-  const token = options.token ?? randomBytes(32).toString('base64url');
+  const token = options.token ?? newToken();
   const root = path.resolve(staticDir);
   let origin = '';
   let allowedHosts = new Set<string>();
-  let cookie = cookieName(0);
 
-  const authorized = (req: IncomingMessage, url: URL): boolean =>
-    cookieValues(req, cookie).some((value) => sameToken(value, token)) ||
-    sameToken(req.headers.authorization?.replace(/^Bearer /, ''), token) ||
-    sameToken(url.searchParams.get('token') ?? undefined, token);
+  /** JSON for the page: bytes as {"$bytes"}, attachment URLs with their capability (web-auth.ts). */
+  const toWire = (value: unknown): string =>
+    JSON.stringify(value, (key, v: unknown) => (key === 'url' && typeof v === 'string' ? withCapability(token, v) : encodeBytes(key, v)));
 
   /** On loopback, Host must name this server (DNS rebinding); Origin, when sent, must be the page's own. */
   const trustedPeer = (req: IncomingMessage): boolean => {
@@ -166,7 +161,7 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
     }
   }
 
-  async function serveStatic(res: ServerResponse, url: URL, setCookie: boolean): Promise<void> {
+  async function serveStatic(res: ServerResponse, url: URL): Promise<void> {
     let pathname: string;
     try {
       pathname = decodeURIComponent(url.pathname);
@@ -187,19 +182,24 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
       'referrer-policy': 'no-referrer',
       'cache-control': 'no-cache',
     };
-    if (setCookie) headers['set-cookie'] = `${cookie}=${token}; HttpOnly; SameSite=Strict; Path=/`;
     res.writeHead(200, headers);
     createReadStream(target).pipe(res);
   }
 
   async function serveCall(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
     if (!(CALL_NAMES as readonly string[]).includes(name)) return send(res, 404, 'unknown call');
+    if (!isJsonRequest(req)) return send(res, 415, 'unsupported media type: API calls take an application/json body', undefined, { connection: 'close' });
     let body: string;
     try {
-      body = await readBody(req);
+      body = await readBody(req, name === 'attachments.add' ? MAX_ATTACHMENT_BODY_BYTES : MAX_CALL_BODY_BYTES);
     } catch (err) {
-      // The rest of the body is not read: the connection cannot be reused, so it is closed.
-      if (err instanceof BodyTooLargeError) return send(res, 413, `payload too large: ${err.message}`, undefined, { connection: 'close' });
+      // The rest of the body is discarded as it arrives (never kept), so the client reads the
+      // reply instead of a reset.
+      if (err instanceof BodyTooLargeError) {
+        req.resume();
+        const reply = { ok: false, error: { code: 'bad_request', message: `${name}: ${err.message}` } };
+        return send(res, 413, JSON.stringify(reply), 'application/json');
+      }
       throw err;
     }
     let reply: unknown;
@@ -212,30 +212,44 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
     } catch (err) {
       reply = { ok: false, error: backend.describeError(err) };
     }
-    send(res, 200, JSON.stringify(reply, encodeBytes), 'application/json');
+    send(res, 200, toWire(reply), 'application/json');
   }
 
-  async function serveFile(res: ServerResponse, sha256: string): Promise<void> {
-    const file = /^[0-9a-f]{64}$/.test(sha256) ? await backend.attachmentFile(sha256) : undefined;
+  /** An attachment: its capability `?k=` (an `<img>` sends no header) or the bearer token; only raster renditions. */
+  async function serveFile(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const sha256 = url.pathname.slice('/files/'.length);
+    if (!/^[0-9a-f]{64}$/.test(sha256)) return send(res, 404, 'not found');
+    if (!sameSecret(url.searchParams.get('k'), fileCapability(token, sha256)) && !bearerAuthorized(req, token)) {
+      return send(res, 401, 'unauthorized: this attachment link is not valid for this server run');
+    }
+    const file = await backend.attachmentFile(sha256);
     if (!file) return send(res, 404, 'not found');
-    res.writeHead(200, { 'content-type': file.mime, 'cache-control': 'private, max-age=31536000, immutable', 'x-content-type-options': 'nosniff' });
-    createReadStream(file.path).pipe(res);
+    res.writeHead(200, { ...ATTACHMENT_HEADERS, 'content-type': file.mime });
+    if ('bytes' in file) res.end(file.bytes);
+    else createReadStream(file.path).on('error', () => res.destroy()).pipe(res);
   }
 
   const server = createServer((req, res) => {
     const url = requestUrl(req);
     if (!url) return send(res, 400, 'bad request: malformed URL');
     if (!trustedPeer(req)) return send(res, 403, 'forbidden: unexpected Host or Origin');
-    if (!authorized(req, url)) return send(res, 401, 'unauthorized: open the URL with ?token= that `omnifusion serve` printed');
+    const unauthorized = () => send(res, 401, 'unauthorized: open the URL with ?token= that `omnifusion serve` printed');
     const handle = async (): Promise<void> => {
-      if (url.pathname.startsWith('/api/call/')) {
-        if (req.method === 'POST') return serveCall(req, res, url.pathname.slice('/api/call/'.length));
-        return send(res, 405, 'method not allowed: API calls are POST requests', undefined, { allow: 'POST' });
+      if (url.pathname.startsWith('/api/')) {
+        // The token only as a bearer header: never from the query string (logs, history, Referer).
+        if (!bearerAuthorized(req, token)) return unauthorized();
+        if (url.pathname.startsWith('/api/call/')) {
+          if (req.method === 'POST') return serveCall(req, res, url.pathname.slice('/api/call/'.length));
+          return send(res, 405, 'method not allowed: API calls are POST requests', undefined, { allow: 'POST' });
+        }
+        if (url.pathname === '/api/events') return send(res, 426, 'upgrade required: /api/events is a WebSocket', undefined, { upgrade: 'websocket', connection: 'Upgrade' });
+        return send(res, 404, 'not found');
       }
-      if (url.pathname === '/api/events') return send(res, 426, 'upgrade required: /api/events is a WebSocket', undefined, { upgrade: 'websocket', connection: 'Upgrade' });
-      if (url.pathname.startsWith('/api/')) return send(res, 404, 'not found');
-      if (req.method === 'GET' && url.pathname.startsWith('/files/')) return serveFile(res, url.pathname.slice('/files/'.length));
-      if (req.method === 'GET' || req.method === 'HEAD') return serveStatic(res, url, url.searchParams.has('token'));
+      if (url.pathname.startsWith('/files/')) {
+        if (req.method === 'GET' || req.method === 'HEAD') return serveFile(req, res, url);
+        return send(res, 405, 'method not allowed', undefined, { allow: 'GET' });
+      }
+      if (req.method === 'GET' || req.method === 'HEAD') return serveStatic(res, url);
       send(res, 405, 'method not allowed');
     };
     handle().catch((err: unknown) => {
@@ -244,10 +258,14 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
     });
   });
 
-  const sockets = new WebSocketServer({ noServer: true });
+  // A client's bad frame (unmasked, reserved bits, unknown opcode, invalid UTF-8, a bad close
+  // code, an oversized message) is that socket's error: it is closed, the server goes on.
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_PAYLOAD_BYTES, handleProtocols: chooseProtocol });
+  sockets.on('error', () => {});
   server.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => socket.destroy());
     const url = requestUrl(req);
-    if (!url || url.pathname !== '/api/events' || !trustedPeer(req) || !authorized(req, url)) {
+    if (!url || url.pathname !== '/api/events' || !trustedPeer(req) || !upgradeAuthorized(req, token)) {
       socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
       return;
     }
@@ -255,9 +273,12 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
   });
 
   function subscribe(ws: WebSocket): void {
+    ws.on('error', () => ws.terminate());
+    // The page sends nothing on the event stream: any message is ignored.
+    ws.on('message', () => {});
     const unsubscribe = EVENT_NAMES.map((event) =>
       backend.on(event, (payload) => {
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ event, payload }, encodeBytes));
+        if (ws.readyState === ws.OPEN) ws.send(toWire({ event, payload }), (err) => err && ws.terminate());
       }),
     );
     ws.on('close', () => unsubscribe.forEach((off) => off()));
@@ -271,7 +292,6 @@ export async function startWebBridge(options: WebBridgeOptions): Promise<WebBrid
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   origin = `http://${host}:${address.port}`;
   allowedHosts = new Set([`${host}:${address.port}`, `localhost:${address.port}`]);
-  cookie = cookieName(address.port);
   return {
     url: `${origin}/?token=${token}`,
     origin,

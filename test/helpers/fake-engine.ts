@@ -14,8 +14,12 @@ export interface FakeEngine {
   stops: () => number;
 }
 
-/** @param options family of the loaded model (default 'omnifusion'); name: the model name (default `loaded:<folder name>`). */
-export function fakeEngine(options: { family?: string; name?: string } = {}): FakeEngine {
+/**
+ * @param options family of the loaded model (default 'omnifusion'); name: the model name (default
+ *   `loaded:<folder name>`); crashOn: the 1-based generate requests during which the process dies
+ *   after streaming its first token (as a kill -9 or an out-of-memory kill would).
+ */
+export function fakeEngine(options: { family?: string; name?: string; crashOn?: number[] } = {}): FakeEngine {
   const loads: string[] = [];
   const requests: GenerateRequest[] = [];
   let stops = 0;
@@ -34,8 +38,10 @@ export function fakeEngine(options: { family?: string; name?: string } = {}): Fa
           requests.push(request.request);
           const answer = `answer ${requests.length}`;
           const id = request.id;
+          const crash = options.crashOn?.includes(requests.length) ?? false;
           setTimeout(() => {
             onMessage({ type: 'token', id, token_id: 1, text: answer });
+            if (crash) return void setTimeout(() => onExit('signal SIGKILL'), 1);
             const timings = { image_ms: 0, prefill_ms: 1, ttft_ms: 1, decode_tokens_per_s: 0, total_ms: 2 };
             onMessage({ type: 'done', id, result: { answer, token_ids: [1], finish_reason: 'eos', prompt_length: 3, execution_provider: 'cpu', kv_cache: 'cpu', timings } });
           }, 1);

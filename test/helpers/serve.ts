@@ -47,7 +47,7 @@ export async function stopServe(server: Server): Promise<void> {
 export async function call<T = unknown>(server: Server, name: string, request: unknown): Promise<T> {
   const res = await fetch(`${server.origin}/api/call/${name}`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${server.token}` },
+    headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
     body: JSON.stringify(request, encodeBytes),
   });
   const reply = JSON.parse(await res.text(), decodeBytes) as { ok: boolean; value?: T; error?: { code: string; message: string } };

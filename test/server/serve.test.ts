@@ -40,8 +40,18 @@ describe('omnifusion serve', () => {
     assert.equal(anon.status, 401);
     const wrong = await fetch(`${server.origin}/api/call/conversations.list`, { method: 'POST', body: '{}', headers: { authorization: 'Bearer nope' } });
     assert.equal(wrong.status, 401);
+    // The page is the same for everyone and holds no secret; the API and the files are what need the token.
     const page = await fetch(`${server.origin}/`);
-    assert.equal(page.status, 401);
+    assert.equal(page.status, 200);
+    await page.arrayBuffer();
+    const inQuery = await fetch(`${server.origin}/api/call/conversations.list?token=${server.token}`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    assert.equal(inQuery.status, 401, 'the token is not taken from the query string');
+    const form = await fetch(`${server.origin}/api/call/conversations.list`, {
+      method: 'POST',
+      body: 'a=1',
+      headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    assert.equal(form.status, 415, 'a form POST (sendable cross-site without a preflight) is refused');
     const crossSite = await fetch(`${server.origin}/api/call/conversations.list`, {
       method: 'POST',
       body: '{}',
@@ -67,14 +77,15 @@ describe('omnifusion serve', () => {
     const big = await fetch(`${server.origin}/api/call/conversations.list`, {
       method: 'POST',
       body: new Uint8Array(100 * 1024 * 1024 + 1),
-      headers: { authorization: `Bearer ${server.token}` },
+      headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
     });
     assert.equal(big.status, 413);
+    assert.deepEqual(await big.json(), { ok: false, error: { code: 'bad_request', message: 'conversations.list: the request is 100.0 MiB; this call takes at most 4 MiB' } });
     assert.deepEqual(await call(server, 'conversations.list', {}), [], 'still serving');
 
     // Wrong types are the caller's mistake: one line naming the field, never an internal error.
     const reply = async (name: string, body: unknown) =>
-      (await (await fetch(`${server.origin}/api/call/${name}`, { method: 'POST', body: JSON.stringify(body), headers: { authorization: `Bearer ${server.token}` } })).json()) as {
+      (await (await fetch(`${server.origin}/api/call/${name}`, { method: 'POST', body: JSON.stringify(body), headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' } })).json()) as {
         ok: boolean;
         error?: { code: string; message: string };
       };

@@ -9,7 +9,7 @@
  */
 import type { MessageStatus, MessageTimings } from '../../api/contract.js';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -21,6 +21,8 @@ import {
 import { StoreError } from './errors.js';
 import { HIGHLIGHT_CLOSE, HIGHLIGHT_OPEN, parseSnippet, toFtsQuery } from './fts.js';
 import { LATEST_SCHEMA_VERSION, migrate, schemaVersion } from './migrations.js';
+import { salvageInto, type SalvageCounts } from './salvage.js';
+import { WalKeeper } from './wal-keeper.js';
 
 /** The database file name inside the data folder. */
 export const DB_FILE_NAME = 'history.sqlite3';
@@ -30,6 +32,12 @@ export const ATTACHMENTS_DIR_NAME = 'attachments';
 export const WAL_AUTOCHECKPOINT_PAGES = 1000;
 /** Bytes the WAL file is truncated to when it is reset after a checkpoint. */
 export const JOURNAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024;
+/**
+ * Beside the database while a process has it open; removed by a clean close. Found at open, it
+ * means the last run ended without closing (a crash, a kill, a power cut): only then is the
+ * database's integrity checked at start, which costs about a second per 100 MB of history.
+ */
+export const IN_USE_SUFFIX = '.in-use';
 
 /** Characters of the last message shown in the history list. */
 const PREVIEW_CHARS = 160;
@@ -163,6 +171,8 @@ export interface StoreRecovery {
   reason: string;
   /** Where the damaged file was moved (inside the data folder), kept for rescue. */
   movedTo: string;
+  /** What was read out of the damaged file into the fresh one (salvage.ts). */
+  salvaged: SalvageCounts;
 }
 
 /** Options of openStore. */
@@ -175,6 +185,11 @@ export interface OpenStoreOptions {
   flushChars?: number;
   /** How long a statement waits for a lock held by another connection, ms. Default 5000. */
   busyTimeoutMs?: number;
+  /**
+   * 'quick' runs PRAGMA quick_check at open; 'none' only reads the schema. Default: 'quick' after
+   * an unclean shutdown (IN_USE_SUFFIX marker left behind), else 'none'.
+   */
+  integrityCheck?: 'quick' | 'none';
 }
 
 /**
@@ -193,8 +208,8 @@ export interface AssistantMessageWriter {
   complete(timings?: MessageTimings): void;
   /** Persists the rest, marks the message 'error' with the reason. */
   fail(error: string | Error): void;
-  /** Persists the rest and leaves the message 'partial' (user stopped, engine crashed). */
-  interrupt(): void;
+  /** Persists the rest and leaves the message 'partial' (user stopped, engine crashed), with `reason` as its error when given. */
+  interrupt(reason?: string): void;
 }
 
 /** The conversation store; see openStore. */
@@ -203,6 +218,8 @@ export interface ConversationStore {
   readonly recovered: StoreRecovery | null;
   /** The database file. */
   readonly file: string;
+  /** The WAL's maintenance: its size, a checkpoint on demand. */
+  readonly wal: WalKeeper;
 
   /** Creates an empty conversation. */
   createConversation(title?: string): Conversation;
@@ -285,21 +302,29 @@ export function openStore(options: OpenStoreOptions): ConversationStore {
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   let recovered: StoreRecovery | null = null;
   let db: Database.Database;
+  const inUse = `${file}${IN_USE_SUFFIX}`;
+  const check = options.integrityCheck ?? (existsSync(inUse) ? 'quick' : 'none');
   try {
-    db = openDatabase(file, busyTimeoutMs);
+    db = openDatabase(file, busyTimeoutMs, check);
   } catch (err) {
     const reason = damageReason(err);
     if (reason === null) throw err;
-    recovered = { reason, movedTo: moveAside(file) };
-    db = openDatabase(file, busyTimeoutMs);
+    const movedTo = moveAside(file);
+    db = openDatabase(file, busyTimeoutMs, 'none');
+    recovered = { reason, movedTo, salvaged: salvageInto(movedTo, db) };
   }
-  return new SqliteConversationStore(db, file, path.join(options.dataDir, ATTACHMENTS_DIR_NAME), recovered, {
-    flushIntervalMs: options.flushIntervalMs ?? 250,
-    flushChars: options.flushChars ?? 400,
-  });
+  writeFileSync(inUse, `${process.pid}\n`);
+  return new SqliteConversationStore(
+    db,
+    file,
+    path.join(options.dataDir, ATTACHMENTS_DIR_NAME),
+    recovered,
+    { flushIntervalMs: options.flushIntervalMs ?? 250, flushChars: options.flushChars ?? 400 },
+    busyTimeoutMs,
+  );
 }
 
-function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
+function openDatabase(file: string, busyTimeoutMs: number, check: 'quick' | 'none'): Database.Database {
   const db = new Database(file);
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
@@ -310,8 +335,13 @@ function openDatabase(file: string, busyTimeoutMs: number): Database.Database {
     db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
     // Deleted history is zeroed in the file, not left in free pages.
     db.pragma('secure_delete = ON');
-    const problems = (db.pragma('quick_check(10)') as Array<{ quick_check: string }>).map((r) => r.quick_check);
-    if (problems.length !== 1 || problems[0] !== 'ok') throw new DatabaseDamaged(problems.join('; '));
+    if (check === 'quick') {
+      const problems = (db.pragma('quick_check(10)') as Array<{ quick_check: string }>).map((r) => r.quick_check);
+      if (problems.length !== 1 || problems[0] !== 'ok') throw new DatabaseDamaged(problems.join('; '));
+    } else {
+      // Reading the schema touches page 1 and sqlite_master: a destroyed header still shows.
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+    }
     const version = schemaVersion(db);
     if (version > 0 && version < LATEST_SCHEMA_VERSION) {
       // A migration that commits but mangles data cannot be rolled back; this copy can.
@@ -433,7 +463,9 @@ class SqliteConversationStore implements ConversationStore {
     private readonly attachmentsRoot: string,
     readonly recovered: StoreRecovery | null,
     private readonly streaming: { flushIntervalMs: number; flushChars: number },
+    busyTimeoutMs = 5000,
   ) {
+    this.wal = new WalKeeper(db, `${file}-wal`, busyTimeoutMs);
     this.stmt = {
       insertConversation: db.prepare<[string, number, number], ConversationRow>(
         'INSERT INTO conversations (title, created_at, updated_at) VALUES (?, ?, ?) RETURNING *',
@@ -743,13 +775,19 @@ class SqliteConversationStore implements ConversationStore {
 
   // ── lifecycle ────────────────────────────────────────────────────────────────
 
+  /** The WAL's maintenance (wal-keeper.ts): its size now, and a checkpoint on demand (tests, benchmarks). */
+  readonly wal: WalKeeper;
+
   close(): void {
     if (!this.db.open) return;
+    this.wal.stop();
     try {
       for (const writer of [...this.writers]) writer.interrupt();
       this.db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
       this.db.close();
+      // A clean close: the next open needs no integrity check.
+      rmSync(`${this.file}${IN_USE_SUFFIX}`, { force: true });
     }
   }
 }
@@ -805,7 +843,8 @@ class StreamWriter implements AssistantMessageWriter {
     this.finish('error', typeof error === 'string' ? error : error.message, null);
   }
 
-  interrupt(): void {
+  interrupt(reason?: string): void {
+    if (reason !== undefined) return this.finish('partial', reason, null);
     this.check();
     this.persist(true);
     this.end();

@@ -15,6 +15,26 @@ import { formatExportDate, statusNote, type ExportConversation, type ExportMessa
 const md = new MarkdownIt({ html: true, linkify: false, typographer: false }).use(mathPlugin);
 // A Markdown viewer without math, to check that what the export writes holds no HTML for it.
 const plain = new MarkdownIt({ html: true, linkify: false, typographer: false });
+// Viewers that take any link destination (markdown-it itself refuses javascript:, not every
+// viewer does): what the export writes is checked against these.
+const anyLinkMd = new MarkdownIt({ html: true, linkify: false, typographer: false }).use(mathPlugin);
+const anyLinkPlain = new MarkdownIt({ html: true, linkify: false, typographer: false });
+for (const parser of [anyLinkMd, anyLinkPlain]) parser.validateLink = () => true;
+
+/** Schemes a link in an exported answer may keep (anything else, javascript: and data: among them, is defused). */
+const SAFE_LINK_SCHEMES = new Set(['http', 'https', 'mailto']);
+
+/**
+ * Whether a link destination, read the way a browser reads an href (leading C0 controls and
+ * spaces dropped, tabs and newlines removed, any case), names a scheme other than http(s) or
+ * mailto. A destination with no scheme (relative, `#…`) is safe.
+ */
+export function isUnsafeHref(href: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  const url = href.replace(/^[\u0000-\u0020]+/, '').replace(/[\t\n\r]/g, '');
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url);
+  return scheme !== null && !SAFE_LINK_SCHEMES.has(scheme[1]!.toLowerCase());
+}
 
 interface Edit {
   start: number;
@@ -236,6 +256,45 @@ function escapeOutside(text: string, ranges: readonly Literal[] | null): string 
   return out;
 }
 
+// Whether Markdown `text` holds, for a viewer with or without math, a link whose scheme is unsafe.
+function holdsUnsafeLink(text: string): boolean {
+  const walk = (tokens: readonly Token[]): boolean =>
+    tokens.some((t) => (t.type === 'link_open' && isUnsafeHref(t.attrGet('href') ?? '')) || walk(t.children ?? []));
+  return walk(anyLinkPlain.parse(text, {})) || walk(anyLinkMd.parse(text, {}));
+}
+
+/**
+ * Escapes, outside `ranges` (everywhere when null), each `[` not already escaped as `\[`: no
+ * inline link, reference link or link definition can then form, and the text still reads as written.
+ */
+function escapeBrackets(text: string, ranges: readonly Literal[] | null): string {
+  let out = '';
+  let r = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    while (ranges && r < ranges.length && ranges[r]!.end <= i) r++;
+    const range = ranges?.[r];
+    if (range && range.start <= i) out += c;
+    else if (c === '\\' && ASCII_PUNCT.test(text[i + 1] ?? '')) {
+      out += c + text[i + 1];
+      i++;
+    } else out += c === '[' ? '\\[' : c;
+  }
+  return out;
+}
+
+/**
+ * Defuses the links of a Markdown answer whose scheme is not http(s) or mailto
+ * (`[x](javascript:…)`, ` JavaScript:`, entities, `<…>` destinations, reference definitions):
+ * when any is found, the answer's brackets outside code and math are escaped, so it holds no
+ * link at all (its safe links become text too); should one still form, every bracket is escaped.
+ */
+export function neutralizeLinks(text: string): string {
+  if (!holdsUnsafeLink(text)) return text;
+  const out = escapeBrackets(text, literalRanges(text, false));
+  return holdsUnsafeLink(out) ? escapeBrackets(text, null) : out;
+}
+
 // Whether Markdown `text` still holds raw HTML or an image for a viewer without math.
 function holdsHtmlOrImage(text: string): boolean {
   const walk = (tokens: readonly Token[]): boolean =>
@@ -258,9 +317,13 @@ export function neutralizeHtml(text: string): string {
   return out;
 }
 
-/** Escapes the characters that would end or change a Markdown image's alt text. */
+/**
+ * A file name as an image's alt text: characters that Markdown or HTML could read as markup
+ * become spaces (an escape would be shown as is by some viewers and dropped by others; the exact
+ * name stays in the link target), whitespace folded.
+ */
 function altText(name: string): string {
-  return name.replace(/([\\[\]])/g, '\\$1').replace(/\s+/g, ' ');
+  return name.replace(/[\\`*_[\]<>#|~$&!]/g, ' ').replace(/\s+/g, ' ').trim() || 'image';
 }
 
 /** A link target: plain when it can be, else in angle brackets (CommonMark) with `<>` escaped. */
@@ -276,7 +339,7 @@ function messageMarkdown(message: ExportMessage): string {
   });
   if (images.length > 0) parts.push(images.join('\n'));
   const body = message.content.trim();
-  if (body) parts.push(message.role === 'assistant' ? neutralizeHtml(normalizeMathDelimiters(body)) : escapeMarkdownText(body));
+  if (body) parts.push(message.role === 'assistant' ? neutralizeLinks(neutralizeHtml(normalizeMathDelimiters(body))) : escapeMarkdownText(body));
   const note = statusNote(message);
   if (note) parts.push(`_${note.replace(/([_*\\])/g, '\\$1')}_`);
   return parts.join('\n\n');

@@ -29,7 +29,6 @@ export function getApi(): OmniFusionApi {
     api = window.omnifusion;
   } else {
     api = new WebBridge();
-    forgetUrlToken();
   }
   return api;
 }
@@ -37,17 +36,6 @@ export function getApi(): OmniFusionApi {
 /** Use another implementation (demo mode, tests). */
 export function setApi(replacement: OmniFusionApi): void {
   api = replacement;
-}
-
-/**
- * The server turned `?token=` into an HttpOnly cookie when it served this page, so the token has
- * done its job: drop it from the address bar (and from history, bookmarks and screenshots).
- */
-function forgetUrlToken(): void {
-  const url = new URL(location.href);
-  if (!url.searchParams.has('token')) return;
-  url.searchParams.delete('token');
-  history.replaceState(history.state, '', url.pathname + url.search + url.hash);
 }
 
 const SAFE_SCHEMES = new Set(['http:', 'https:', 'mailto:']);

@@ -2,8 +2,10 @@
  * OmniFusionApi over HTTP + WebSocket, for the renderer served by `omnifusion serve`
  * (main/server/web-bridge.ts is the other end).
  *
- * - The page is opened as `/?token=T`; the server answers that load with an HttpOnly cookie, so
- *   every later same-origin request is authenticated by the browser (credentials: 'same-origin').
+ * - The page is opened as `/?token=T`; the page keeps T in sessionStorage (per origin, port
+ *   included: a cookie would be sent to every server on the host, main/server/web-auth.ts) and
+ *   sends it as `Authorization: Bearer T` on calls and as the `token.T` subprotocol on the socket.
+ *   Attachment URLs in replies carry their own per-file capability, so `<img>` needs no token.
  * - Calls: `POST /api/call/<name>`, JSON body (Uint8Array values as {"$bytes": base64}); the reply
  *   is `{ ok: true, value }` or `{ ok: false, error: { code, message } }`.
  * - Events: JSON text frames `{ event, payload }` on a WebSocket at `/api/events`, reconnected with
@@ -44,8 +46,37 @@ export interface WebBridgeOptions {
   /** First reconnect delay in ms; doubles up to `maxDelayMs`. */
   minDelayMs?: number;
   maxDelayMs?: number;
+  /** The access token (defaults to `takePageToken()`: the URL's `?token=`, then sessionStorage). */
+  token?: string;
   fetch?: typeof fetch;
   WebSocket?: typeof WebSocket;
+}
+
+/** The event stream's subprotocol (main/server/web-auth.ts EVENTS_PROTOCOL). */
+const EVENTS_PROTOCOL = 'omnifusion.events.v1';
+const TOKEN_KEY = 'omnifusion.token';
+
+/**
+ * The page's access token: from `?token=` when the page was opened with it (then kept in this
+ * tab's sessionStorage and removed from the address bar, history and bookmarks), else the one
+ * kept earlier in this tab ('' when none: calls then fail as unauthorized, with the reason).
+ */
+export function takePageToken(): string {
+  const url = new URL(location.href);
+  const fromUrl = url.searchParams.get('token');
+  let storage: Storage | undefined;
+  try {
+    storage = sessionStorage;
+  } catch {
+    storage = undefined; // storage disabled: the token lives only as long as this page
+  }
+  if (fromUrl) {
+    storage?.setItem(TOKEN_KEY, fromUrl);
+    url.searchParams.delete('token');
+    history.replaceState(history.state, '', url.pathname + url.search + url.hash);
+    return fromUrl;
+  }
+  return storage?.getItem(TOKEN_KEY) ?? '';
 }
 
 export class WebBridge implements OmniFusionApi, ConnectionAware {
@@ -54,6 +85,7 @@ export class WebBridge implements OmniFusionApi, ConnectionAware {
   readonly #WebSocket: typeof WebSocket;
   readonly #minDelay: number;
   readonly #maxDelay: number;
+  readonly #token: string;
   readonly #listeners = new Map<string, Set<AnyListener>>();
   readonly #connectionListeners = new Set<(state: ConnectionState) => void>();
   #socket: WebSocket | undefined;
@@ -68,6 +100,7 @@ export class WebBridge implements OmniFusionApi, ConnectionAware {
     this.#WebSocket = options.WebSocket ?? WebSocket;
     this.#minDelay = options.minDelayMs ?? 500;
     this.#maxDelay = options.maxDelayMs ?? 10_000;
+    this.#token = options.token ?? takePageToken();
   }
 
   async call<C extends CallName>(name: C, request: CallRequest<C>): Promise<CallResponse<C>> {
@@ -75,8 +108,8 @@ export class WebBridge implements OmniFusionApi, ConnectionAware {
     try {
       response = await this.#fetch(new URL(`/api/call/${name}`, this.#base), {
         method: 'POST',
-        credentials: 'same-origin',
-        headers: { 'content-type': 'application/json' },
+        credentials: 'omit',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.#token}` },
         body: JSON.stringify(request ?? {}, encodeBytes),
       });
     } catch (err) {
@@ -148,7 +181,7 @@ export class WebBridge implements OmniFusionApi, ConnectionAware {
     this.#setState('connecting');
     let socket: WebSocket;
     try {
-      socket = new this.#WebSocket(url.href);
+      socket = new this.#WebSocket(url.href, [EVENTS_PROTOCOL, `token.${this.#token}`]);
     } catch {
       this.#scheduleReconnect();
       return;

@@ -21,7 +21,12 @@ import { fileURLToPath } from 'node:url';
 import { FileMatcher } from 'app-builder-lib/out/fileMatcher.js';
 import { validateConfiguration } from 'app-builder-lib/out/util/config/config.js';
 import { DebugLogger } from 'builder-util';
-import { ASAR_UNPACK, PATHS, builderConfig, preloadBuildOptions } from '../../../electron.config.js';
+import { ASAR_UNPACK, ELECTRON_FUSES, PATHS, builderConfig, preloadBuildOptions } from '../../../electron.config.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { PlatformPackager } from 'app-builder-lib';
+import { FuseV1Options, flipFuses, getCurrentFuseWire } from '@electron/fuses';
+import { FuseState, SENTINEL } from '@electron/fuses/dist/constants.js';
 import { webPreferences } from '../../../main/app/window-options.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -314,4 +319,29 @@ test("the preload bundle is one CommonJS file whose only require is 'electron'",
   assert.match(code, /exposeInMainWorld\)?\(\s*"omnifusion"/);
   assert.equal(preloadBuildOptions.format, 'cjs');
   assert.ok(String(preloadBuildOptions.outfile).endsWith('.cjs'));
+});
+
+test('the packaged binary gets its fuses flipped as configured (electron-builder maps the config, @electron/fuses writes it)', async () => {
+  assert.equal(builderConfig.electronFuses, ELECTRON_FUSES);
+  // A stand-in for Electron's binary: the fuse wire as Electron 45 ships it (sentinel, version 1,
+  // 8 fuses: RunAsNode on, cookie encryption off, NODE_OPTIONS on, --inspect on, ASAR integrity
+  // off, only-ASAR off, browser V8 snapshot off, file:// privileges on).
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'omnifusion-fuses-'));
+  try {
+    const binary = path.join(dir, 'omnifusion-desktop');
+    writeFileSync(binary, Buffer.concat([Buffer.alloc(64, 0x7f), Buffer.from(SENTINEL), Buffer.from([1, 8]), Buffer.from('10110001'), Buffer.alloc(64, 0x7f)]));
+    const config = await (PlatformPackager.prototype as unknown as { generateFuseConfig(f: unknown): Promise<Parameters<typeof flipFuses>[1]> }).generateFuseConfig.call({}, ELECTRON_FUSES);
+    await flipFuses(binary, config);
+    const wire = await getCurrentFuseWire(binary);
+    const state = (o: FuseV1Options) => (wire as unknown as Record<number, FuseState>)[o];
+    assert.equal(state(FuseV1Options.RunAsNode), FuseState.DISABLE);
+    assert.equal(state(FuseV1Options.EnableCookieEncryption), FuseState.ENABLE);
+    assert.equal(state(FuseV1Options.EnableNodeOptionsEnvironmentVariable), FuseState.DISABLE);
+    assert.equal(state(FuseV1Options.EnableNodeCliInspectArguments), FuseState.DISABLE);
+    assert.equal(state(FuseV1Options.EnableEmbeddedAsarIntegrityValidation), FuseState.ENABLE);
+    assert.equal(state(FuseV1Options.OnlyLoadAppFromAsar), FuseState.ENABLE);
+    assert.equal(state(FuseV1Options.GrantFileProtocolExtraPrivileges), FuseState.DISABLE);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -133,7 +133,7 @@ test('a damaged history database: a note on stderr, and app.notices tells the UI
     try {
       const moved = (await readdir(dataDir)).find((f) => f.startsWith(`${DB_FILE_NAME}.corrupt-`));
       assert.ok(moved, 'the damaged file was kept');
-      const message = `the history database was damaged; it was moved to ${path.join(dataDir, moved)} and a new one started`;
+      const message = `the history database was damaged and nothing in it could be read; it was moved to ${path.join(dataDir, moved)} and a new one started`;
       assert.match(stderr, new RegExp(`^note: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
       assert.deepEqual(await service.call('app.notices', {}), [{ code: 'history_recovered', message }]);
       assert.deepEqual(await service.call('conversations.list', {}), [], 'a new database works');

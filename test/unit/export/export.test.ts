@@ -186,6 +186,57 @@ describe('Markdown export: no raw HTML or remote image reaches a viewer', () => 
     assert.equal(doc.querySelectorAll('img, iframe, form, input, script').length, 1, 'only the attachment <img>');
   });
 
+  it('conversationToMarkdown: no javascript: (or other unsafe) link survives, in any spelling', () => {
+    const hostile = [
+      '[click](javascript:alert(1))',
+      '[click](JavaScript:alert(2))',
+      '[click](  jAvAsCrIpT:alert(3))',
+      '[click](<javascript:alert(4)>)',
+      '[click](java&#115;cript:alert(5))',
+      '[click](&#x6A;avascript:alert(6))',
+      '[ref link][r] and [r]\n\n[r]: javascript:alert(7)',
+      '[data](data:text/html;base64,PHNjcmlwdD5hbGVydCg4KTwvc2NyaXB0Pg==)',
+      '[vb](vbscript:msgbox(9))',
+      'safe [docs](https://example.org) then [x](javascript:alert(10)) and `[code](javascript:kept)`',
+    ];
+    // Viewers that take any destination (markdown-it refuses javascript: itself; others may not).
+    const permissive = new MarkdownIt({ html: true });
+    permissive.validateLink = () => true;
+    for (const content of hostile) {
+      const md = conversationToMarkdown({ title: 'T', messages: [{ role: 'assistant', content, status: 'complete', attachments: [] }] }, AT);
+      const links: string[] = [];
+      const walk = (tokens: readonly Token[]) => {
+        for (const t of tokens) {
+          if (t.type === 'link_open') links.push(t.attrGet('href') ?? '');
+          walk(t.children ?? []);
+        }
+      };
+      walk(permissive.parse(md, {}));
+      // A scheme as a browser reads it: leading spaces and controls dropped, any case.
+      const scheme = (h: string) => /^([a-z][a-z0-9+.-]*):/i.exec(h.replace(/^[\u0000-\u0020]+/, ''))?.[1]?.toLowerCase();
+      assert.deepEqual(links.filter((h) => { const s = scheme(h); return s !== undefined && !['http', 'https', 'mailto'].includes(s); }), [], `${content} → ${md}`);
+    }
+    // Defused, the answer still reads as written.
+    const defused = conversationToMarkdown({ title: 'T', messages: [{ role: 'assistant', content: hostile[0]!, status: 'complete', attachments: [] }] }, AT);
+    assert.match(new JSDOM(permissive.render(defused)).window.document.body.textContent!, /\[click\]\(javascript:alert\(1\)\)/);
+    // A safe answer keeps its links.
+    const safe = conversationToMarkdown({ title: 'T', messages: [{ role: 'assistant', content: 'see [docs](https://example.org)', status: 'complete', attachments: [] }] }, AT);
+    assert.ok(safe.includes('[docs](https://example.org)'));
+  });
+
+  it('conversationToMarkdown: attachment names are escaped, never markup', () => {
+    const names = ['<img src=x onerror=alert(1)>.png', 'a](javascript:alert(2)).png', '*bold* _x_ `c` $m$.png'];
+    const md = conversationToMarkdown({ title: 'T', messages: [{ role: 'user', content: 'q', attachments: names.map((name) => ({ sha256: SHA, mime: 'image/png', name })) }] }, AT);
+    const found = htmlAndImages(viewer.parse(md, {}));
+    assert.deepEqual(found.map((t) => t.type), ['image', 'image', 'image'], `only images: ${md}`);
+    const doc = new JSDOM(viewer.render(md)).window.document;
+    assert.equal(doc.querySelectorAll('code, a, script, iframe').length, 0, md);
+    const alts = [...doc.querySelectorAll('img')].map((img) => img.getAttribute('alt') ?? '');
+    assert.deepEqual(alts.map((alt) => /[<>[\]`*_$\\]/.test(alt)), [false, false, false], `no markup characters in the alt texts: ${alts.join(' | ')}`);
+    assert.deepEqual(alts.map((alt) => alt.match(/img|onerror|javascript|bold|png/g)?.join(' ')), ['img onerror png', 'javascript png', 'bold png'], 'they still read as the names');
+    for (const img of doc.querySelectorAll('img')) assert.doesNotMatch(img.getAttribute('src') ?? '', /^\s*javascript:/i);
+  });
+
   it('escapeMarkdownText keeps line breaks and reads back as typed', () => {
     const text = 'a\nb\n\n- c\n+ d\n10) e\n===\n***\n\ttab';
     const out = escapeMarkdownText(text);
