@@ -4,8 +4,10 @@
  *  1. first paint of the chat window in Chromium (Debian's, through playwright-core) served by
  *     `omnifusion serve` with the tiny model: first-paint / first-contentful-paint from the
  *     Paint Timing API and the time until the composer is visible; median of 5 fresh contexts.
- *  2. full-text search over 100 000 generated messages written through the store API: insert
- *     time, database size, and p50/p95/max of 200 `store.search()` queries of five kinds.
+ *  2. the history store over 100 000 generated messages written through the store API
+ *     (test/bench/history.ts): insert time, database size, open time after a clean and an unclean
+ *     close, WAL size with and without an outside reader, and p50/p95/max of 200
+ *     `store.search()` queries of five kinds.
  *  3. render cost per streamed token of a math-heavy answer: StreamingRenderer.update() on every
  *     token against re-rendering the whole text with renderMarkdown() on every token (the naive
  *     way), in Node with jsdom's window and, with the same module bundled by esbuild, in Chromium.
@@ -15,7 +17,7 @@
  */
 import { mulberry32 } from '../../main/engine/generation/sampling.js';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -23,26 +25,18 @@ import * as esbuild from 'esbuild';
 import { JSDOM } from 'jsdom';
 import { type Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.js';
-import { openStore } from '../../main/core/store/index.js';
+import { ENGLISH, historyBenchmark, MESSAGES, percentile, PSEUDO_WORDS } from './history.js';
 import { StreamingRenderer, renderMarkdown, type WindowLike } from '../../renderer/lib/markdown/index.js';
 import { REPO_ROOT } from '../fixtures/reference-cases.js';
 import { startServe, stopServe } from '../helpers/serve.js';
 
 const PAGE_LOADS = 5;
-const MESSAGES = 100_000;
-const PSEUDO_WORDS = 20_000;
 const SEED = 20240611;
 /** jsdom is slow: the naive whole-text render is timed on every 3rd token there (every token in Chromium). */
 const NODE_NAIVE_EVERY = 3;
 
 // ── helpers ──────────────────────────────────────────────────────────────────────────────
 
-
-/** Nearest-rank percentile of already measured values. */
-function percentile(values: readonly number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
 const median = (values: readonly number[]): number => percentile(values, 50);
 const mean = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0) / values.length;
 const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -104,195 +98,6 @@ async function firstPaint(browser: Browser): Promise<{ runs: PaintRun[] }> {
     rmSync(dataDir, { recursive: true, force: true });
   }
   return { runs };
-}
-
-// ── 2. FTS over 100 000 messages ─────────────────────────────────────────────────────────
-
-const ENGLISH = (
-  'the of and to a in is it you that he was for on are with as I his they be at one have this from or had by ' +
-  'not word but what some we can out other were all there when up use your how said an each she which do their ' +
-  'time if will way about many then them write would like so these her long make thing see him two has look ' +
-  'more day could go come did number sound no most people my over know water than call first who may down side ' +
-  'been now find any new work part take get place made live where after back little only round man year came ' +
-  'show every good me give our under name very through just form sentence great think say help low line differ ' +
-  'turn cause much mean before move right boy old too same tell does set three want air well also play small end ' +
-  'put home read hand port large spell add even land here must big high such follow act why ask men change went ' +
-  'light kind off need house picture try us again animal point mother world near build self earth father ' +
-  'equation matrix integral derivative function proof theorem lemma vector space value image page receipt total ' +
-  'formula answer question handwriting document table column row limit series sum product probability'
-).split(' ');
-
-const LATEX_FRAGMENTS = [
-  '$x^2 + y^2 = r^2$', '$\\frac{a}{b}$', '$\\int_0^1 f(x)\\,dx$', '$\\sum_{k=1}^{n} k^2$', '$\\alpha + \\beta$',
-  '$\\lim_{n \\to \\infty} a_n$', '$\\sqrt{2}$', '$e^{i\\pi} + 1 = 0$', '$\\nabla \\cdot \\mathbf{E}$', '$\\det(A - \\lambda I)$',
-  '$$\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}$$', '$\\mathbb{R}^n$', '$O(n \\log n)$', '$\\binom{n}{k}$', '$\\partial_t u = \\Delta u$',
-];
-
-interface Corpus {
-  vocabulary: string[];
-  /** How often each vocabulary word was written. */
-  counts: Map<string, number>;
-}
-
-function buildVocabulary(rand: () => number): string[] {
-  const onsets = ['b', 'c', 'd', 'f', 'g', 'h', 'j', 'k', 'l', 'm', 'n', 'p', 'r', 's', 't', 'v', 'w', 'z', 'br', 'ch', 'cr', 'dr', 'fl', 'gr', 'kl', 'pr', 'sh', 'st', 'str', 'th', 'tr'];
-  const nuclei = ['a', 'e', 'i', 'o', 'u', 'ai', 'ea', 'ou', 'io', 'y'];
-  const codas = ['', '', '', 'n', 'r', 's', 'l', 'm', 'nt', 'st', 'x', 'ng'];
-  const seen = new Set(ENGLISH);
-  const words: string[] = [];
-  while (words.length < PSEUDO_WORDS) {
-    const syllables = 1 + Math.floor(rand() * 4);
-    let w = '';
-    for (let s = 0; s < syllables; s++) w += onsets[Math.floor(rand() * onsets.length)]! + nuclei[Math.floor(rand() * nuclei.length)]!;
-    w += codas[Math.floor(rand() * codas.length)]!;
-    if (w.length >= 3 && !seen.has(w)) {
-      seen.add(w);
-      words.push(w);
-    }
-  }
-  // English first: with a Zipf law over ranks they are the common words, as in real chats.
-  return [...ENGLISH, ...words];
-}
-
-/** A sampler of vocabulary ranks by Zipf's law (s = 1.05). */
-function zipfSampler(n: number, rand: () => number): () => number {
-  const cdf = new Float64Array(n);
-  let total = 0;
-  for (let r = 0; r < n; r++) cdf[r] = total += 1 / (r + 1) ** 1.05;
-  return () => {
-    const x = rand() * total;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid]! < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
-
-function makeMessageText(role: 'user' | 'assistant', vocabulary: string[], counts: Map<string, number>, rank: () => number, rand: () => number): string {
-  const words = role === 'user' ? 5 + Math.floor(rand() * 36) : 40 + Math.floor(rand() * 211);
-  const out: string[] = [];
-  let sentence = 0;
-  for (let i = 0; i < words; i++) {
-    const w = vocabulary[rank()]!;
-    counts.set(w, (counts.get(w) ?? 0) + 1);
-    out.push(sentence === 0 ? w[0]!.toUpperCase() + w.slice(1) : w);
-    sentence++;
-    if (rand() < 0.03) out.push(LATEX_FRAGMENTS[Math.floor(rand() * LATEX_FRAGMENTS.length)]!);
-    if (sentence > 5 && rand() < 0.12) {
-      out[out.length - 1] += '.';
-      sentence = 0;
-    }
-  }
-  return `${out.join(' ')}.`;
-}
-
-const QUERY_KINDS = ['one rare word', 'one common word', 'two words', 'prefix (2-4 chars)', 'LaTeX terms'] as const;
-
-interface SearchQuery {
-  kind: (typeof QUERY_KINDS)[number];
-  text: string;
-}
-
-function makeQueries(corpus: Corpus, rand: () => number): SearchQuery[] {
-  const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
-  const byCount = [...corpus.counts.entries()].sort((a, b) => b[1] - a[1]);
-  const common = byCount.slice(0, 200).map(([w]) => w);
-  const middling = byCount.filter(([, c]) => c >= 200 && c <= 2000).map(([w]) => w);
-  const rare = byCount.filter(([, c]) => c >= 1 && c <= 20).map(([w]) => w);
-  const queries: SearchQuery[] = [];
-  for (let i = 0; i < 40; i++) queries.push({ kind: 'one common word', text: pick(common) });
-  for (let i = 0; i < 40; i++) queries.push({ kind: 'one rare word', text: pick(rare) });
-  for (let i = 0; i < 40; i++) queries.push({ kind: 'two words', text: `${pick(common)} ${pick(middling)}` });
-  for (let i = 0; i < 40; i++) {
-    // What a user has typed so far: the start of a word (the last term always matches as a prefix).
-    const w = pick(rand() < 0.5 ? common.filter((x) => x.length >= 4) : middling);
-    queries.push({ kind: 'prefix (2-4 chars)', text: w.slice(0, 2 + Math.floor(rand() * Math.min(3, w.length - 1))) });
-  }
-  const latex = ['frac', 'alpha beta', 'pmatrix', 'int', 'mathbb', 'lambda', 'lim infty', 'sqrt', 'nabla', 'binom', 'partial', 'sum k'];
-  for (let i = 0; i < 40; i++) queries.push({ kind: 'LaTeX terms', text: pick(latex) });
-  // Mixed order, as queries arrive in use.
-  for (let i = queries.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [queries[i], queries[j]] = [queries[j]!, queries[i]!];
-  }
-  return queries;
-}
-
-interface FtsResult {
-  insertS: number;
-  conversations: number;
-  textMiB: number;
-  dbMiB: number;
-  openMs: number;
-  all: number[];
-  byKind: Map<string, { times: number[]; hits: number[] }>;
-  vocabulary: number;
-}
-
-function ftsBenchmark(): FtsResult {
-  const rand = mulberry32(SEED);
-  const vocabulary = buildVocabulary(rand);
-  const rank = zipfSampler(vocabulary.length, rand);
-  const counts = new Map<string, number>();
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'omnifusion-bench-fts-'));
-  try {
-    let store = openStore({ dataDir });
-    // Conversation lengths vary (2 to 66 messages, mean 34): about 2 900 conversations.
-    let written = 0;
-    let textChars = 0;
-    let conversations = 0;
-    // Only the store calls are timed, not generating the text.
-    let storeMs = 0;
-    while (written < MESSAGES) {
-      const length = Math.min(MESSAGES - written, 2 * (1 + Math.floor(rand() * 33)));
-      const first = makeMessageText('user', vocabulary, counts, rank, rand);
-      // Titled like the app titles a chat: the start of its first question.
-      let t = performance.now();
-      const c = store.createConversation(first.slice(0, 48));
-      storeMs += performance.now() - t;
-      conversations++;
-      for (let i = 0; i < length; i++) {
-        const role = i % 2 === 0 ? 'user' : 'assistant';
-        const content = i === 0 ? first : makeMessageText(role, vocabulary, counts, rank, rand);
-        textChars += content.length;
-        // The store API as the app uses it: one transaction per message (FTS triggers included).
-        t = performance.now();
-        store.addMessage(c.id, { role, content, ...(role === 'assistant' ? { model: 'omnifusion-tiny' } : {}) });
-        storeMs += performance.now() - t;
-      }
-      written += length;
-      if (conversations % 500 === 0) say(`  fts: ${written} messages written …`);
-    }
-    const insertS = storeMs / 1000;
-    store.close(); // checkpoints and truncates the WAL, so the file is the whole database
-    const file = store.file;
-    const dbMiB = statSync(file).size / 2 ** 20;
-    const openStarted = performance.now();
-    store = openStore({ dataDir });
-    const openMs = performance.now() - openStarted;
-
-    const queries = makeQueries({ vocabulary, counts }, rand);
-    const all: number[] = [];
-    const byKind = new Map<string, { times: number[]; hits: number[] }>();
-    for (const kind of QUERY_KINDS) byKind.set(kind, { times: [], hits: [] });
-    for (const q of queries) {
-      const t = performance.now();
-      const hits = store.search(q.text);
-      const dt = performance.now() - t;
-      all.push(dt);
-      const k = byKind.get(q.kind)!;
-      k.times.push(dt);
-      k.hits.push(hits.length);
-    }
-    store.close();
-    return { insertS, conversations, textMiB: textChars / 2 ** 20, dbMiB, openMs, all, byKind, vocabulary: vocabulary.length };
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true });
-  }
 }
 
 // ── 3. render cost per streamed token ────────────────────────────────────────────────────
@@ -498,7 +303,7 @@ try {
   const paint = await firstPaint(browser);
 
   say('2/3 generating 100 000 messages through the store API …');
-  const fts = ftsBenchmark();
+  const fts = historyBenchmark(SEED);
 
   say('3/3 render cost per streamed token …');
   const tokens = tokenize(MATH_ANSWER, mulberry32(SEED + 1));
@@ -532,7 +337,12 @@ try {
   rows.push(['composer laid out & visible (rAF check, ms)', p('composerVisible'), '', '']);
   rows.push([`FTS insert ${MESSAGES} messages (s, store calls only)`, fts.insertS.toFixed(1), '', '']);
   rows.push(['FTS database size (MiB)', fts.dbMiB.toFixed(1), '', '']);
-  rows.push(['openStore on it (ms, includes quick_check)', ms(fts.openMs), '', '']);
+  rows.push(['openStore on it after a clean close (ms, median of 5; no integrity check)', ms(fts.openCleanMs), '', '']);
+  rows.push(['openStore on it after an unclean shutdown (ms, median of 5; quick_check)', ms(fts.openUncleanMs), '', '']);
+  const mib = (b: number): string => (b / 2 ** 20).toFixed(1);
+  rows.push([`WAL after ${fts.walInserts} inserts, no outside reader (MiB)`, mib(fts.walNoReaderBytes), '', '']);
+  rows.push([`WAL peak, a reader's snapshot held over ${fts.walInserts} inserts (MiB)`, mib(fts.walPeakBytes), '', '']);
+  rows.push(['WAL once that reader lets go, after one idle checkpoint (MiB)', mib(fts.walAfterBytes), '', '']);
   rows.push([`FTS search p50 / p95 / max (ms), all ${fts.all.length}`, `${ms(percentile(fts.all, 50))} / ${ms(percentile(fts.all, 95))} / ${ms(Math.max(...fts.all))}`, '', '']);
   for (const [kind, k] of fts.byKind) {
     rows.push([`  ${kind} (${k.times.length}, mean hits ${mean(k.hits).toFixed(0)})`, `${ms(percentile(k.times, 50))} / ${ms(percentile(k.times, 95))} / ${ms(Math.max(...k.times))}`, '', '']);
