@@ -4,8 +4,9 @@
  *  - the database size and the time openStore takes on it, after a clean close (no integrity
  *    check) and after an unclean one (quick_check), medians of OPEN_RUNS;
  *  - p50/p95/max of 200 `store.search()` queries of five kinds;
- *  - the WAL: its largest size while another connection holds a read snapshot during 10 000
- *    inserts, and its size once that reader lets go and the idle checkpoint (wal-keeper.ts) runs.
+ *  - the WAL over 10 000 inserts while another connection tries to hold a read snapshot: its
+ *    largest size, its size at the end and after the idle checkpoint (wal-keeper.ts), and how
+ *    many of that reader's tries the store's lock refused.
  * Everything is generated from a fixed seed.
  */
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -155,11 +156,13 @@ export interface HistoryResult {
   all: number[];
   byKind: Map<string, { times: number[]; hits: number[] }>;
   vocabulary: number;
-  /** WAL bytes: largest while a reader held its snapshot over WAL_INSERTS inserts, then after the reader let go and one idle checkpoint. */
+  /** WAL bytes over WAL_INSERTS inserts while another connection tried to hold a read snapshot: largest, at the end, after one idle checkpoint. */
   walPeakBytes: number;
+  walEndBytes: number;
   walAfterBytes: number;
-  /** WAL bytes at the end of WAL_INSERTS inserts with no outside reader. */
-  walNoReaderBytes: number;
+  /** That connection's tries to start a read, and how many the store's lock refused (SQLITE_BUSY). */
+  readerAttempts: number;
+  readerRefused: number;
   walInserts: number;
 }
 
@@ -231,32 +234,41 @@ export function historyBenchmark(seed: number): HistoryResult {
       k.hits.push(hits.length);
     }
 
-    // The WAL with and without another connection holding a read snapshot during the inserts.
-    const insertMany = (n: number, onEach?: () => void): void => {
-      const c = store.createConversation('wal');
-      for (let i = 0; i < n; i++) {
-        store.addMessage(c.id, { role: i % 2 ? 'assistant' : 'user', content: makeMessageText(i % 2 ? 'assistant' : 'user', vocabulary, counts, rank, rand) });
-        onEach?.();
+    // The WAL over WAL_INSERTS inserts while another connection (a database browser, a backup
+    // tool) tries to start a read and keep it: before the store held the file's lock, its
+    // snapshot stopped every checkpoint and the log grew by every page written.
+    const c = store.createConversation('wal');
+    const reader = new Database(file, { readonly: true, timeout: 0 });
+    let readerAttempts = 0;
+    let readerRefused = 0;
+    const tryToRead = (): void => {
+      readerAttempts++;
+      try {
+        reader.exec('BEGIN');
+        reader.prepare('SELECT count(*) FROM messages').get(); // the snapshot is taken at the first read
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+        readerRefused++;
+        if (reader.inTransaction) reader.exec('ROLLBACK');
       }
     };
-    insertMany(WAL_INSERTS);
-    const walNoReaderBytes = store.wal.walBytes();
-    store.wal.checkpoint();
-    const reader = new Database(file, { readonly: true });
-    reader.exec('BEGIN');
-    reader.prepare('SELECT count(*) FROM messages').get(); // the snapshot is taken at the first read
     let walPeakBytes = 0;
-    let n = 0;
-    insertMany(WAL_INSERTS, () => {
-      if (++n % 500 === 0) store.wal.checkpoint(); // the idle timer's work, run as often as it could
-      walPeakBytes = Math.max(walPeakBytes, n % 100 === 0 ? store.wal.walBytes() : 0);
-    });
+    tryToRead();
+    for (let i = 0; i < WAL_INSERTS; i++) {
+      const role = i % 2 ? 'assistant' : 'user';
+      store.addMessage(c.id, { role, content: makeMessageText(role, vocabulary, counts, rank, rand) });
+      if (i % 100 === 99) {
+        walPeakBytes = Math.max(walPeakBytes, store.wal.walBytes());
+        if (!reader.inTransaction) tryToRead();
+      }
+    }
     walPeakBytes = Math.max(walPeakBytes, store.wal.walBytes());
-    reader.exec('COMMIT');
-    reader.close();
-    store.wal.checkpoint();
+    const walEndBytes = store.wal.walBytes();
+    if (reader.inTransaction) reader.exec('COMMIT');
+    store.wal.checkpoint(); // the idle timer's work
     const walAfterBytes = store.wal.walBytes();
     store.close();
+    reader.close();
     return {
       insertS,
       conversations,
@@ -268,8 +280,10 @@ export function historyBenchmark(seed: number): HistoryResult {
       byKind,
       vocabulary: vocabulary.length,
       walPeakBytes,
+      walEndBytes,
       walAfterBytes,
-      walNoReaderBytes,
+      readerAttempts,
+      readerRefused,
       walInserts: WAL_INSERTS,
     };
   } finally {

@@ -155,27 +155,27 @@ describe('kill -9 of serve in the middle of a streamed answer', () => {
       // A first answer that completes, which must survive intact.
       await call(server, 'settings.set', { maxNewTokens: 8 });
       const first = await call<{ assistantMessage: Msg }>(server, 'generation.send', { conversationId: conversation.id, text: 'What is the total?', attachments: [image.sha256] });
-      const db = new Database(path.join(dataDir, 'history.sqlite3'), { readonly: true, fileMustExist: true });
-      const row = (id: string) => db.prepare('SELECT content, status FROM messages WHERE id = ?').get(Number(id)) as { content: string; status: string };
-      while (row(first.assistantMessage.id).status !== 'complete') await new Promise((r) => setTimeout(r, 20));
-      const completed = row(first.assistantMessage.id).content;
+      // What is saved so far, as the store reads it back (unsaved streamed text is not included).
+      // Through the API: the store holds the database file's lock while serve runs.
+      const row = async (id: string): Promise<Msg> => {
+        const { messages } = await call<{ messages: Msg[] }>(server, 'conversations.get', { id: conversation.id });
+        return messages.find((m) => m.id === id)!;
+      };
+      while ((await row(first.assistantMessage.id)).status !== 'complete') await new Promise((r) => setTimeout(r, 20));
+      const completed = (await row(first.assistantMessage.id)).content;
 
       await call(server, 'settings.set', { maxNewTokens: 4000 });
       const long = await call<{ assistantMessage: Msg }>(server, 'generation.send', { conversationId: conversation.id, text: 'Describe it in detail.', attachments: [] });
       let seen = '';
       while (seen.length < 600) {
-        seen = row(long.assistantMessage.id).content;
+        seen = (await row(long.assistantMessage.id)).content;
         await new Promise((r) => setTimeout(r, 10));
       }
       server.child.kill('SIGKILL');
       await new Promise((resolve) => server.child.once('exit', resolve));
-      db.close();
 
       server = await startServe(dataDir);
       try {
-        const check = new Database(path.join(dataDir, 'history.sqlite3'), { readonly: true });
-        assert.equal((check.pragma('integrity_check') as { integrity_check: string }[])[0]!.integrity_check, 'ok');
-        check.close();
         const stored = await call<{ messages: Msg[] }>(server, 'conversations.get', { id: conversation.id });
         const [, firstAnswer, , interrupted] = stored.messages;
         assert.equal(firstAnswer!.status, 'complete');
@@ -186,6 +186,10 @@ describe('kill -9 of serve in the middle of a streamed answer', () => {
       } finally {
         await stopServe(server);
       }
+      // Checked once serve has let go of the file (it holds the file's lock while it runs).
+      const check = new Database(path.join(dataDir, 'history.sqlite3'), { readonly: true });
+      assert.equal((check.pragma('integrity_check') as { integrity_check: string }[])[0]!.integrity_check, 'ok');
+      check.close();
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }

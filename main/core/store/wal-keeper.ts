@@ -1,12 +1,11 @@
 /**
  * Keeps the history database's write-ahead log small. SQLite's own autocheckpoint (on commit,
- * past WAL_AUTOCHECKPOINT_PAGES) copies the log into the database but leaves the file at its
- * largest size, and cannot restart the log while another connection holds a read snapshot (a
- * backup tool, a second program reading the file). This timer, every IDLE_CHECKPOINT_MS, truncates
- * the log to zero bytes once no snapshot needs it, never waiting for one (busy_timeout 0 for the
- * call), so the log shrinks back as soon as a long reader lets go. The documented ceiling of the
- * log is therefore what the writes made while the longest outside reader held its snapshot, plus
- * WAL_AUTOCHECKPOINT_PAGES; with no outside reader, JOURNAL_SIZE_LIMIT_BYTES.
+ * past WAL_AUTOCHECKPOINT_PAGES) copies the log into the database and trims the file back to
+ * JOURNAL_SIZE_LIMIT_BYTES; this timer, every IDLE_CHECKPOINT_MS, truncates it to zero bytes when
+ * the app is idle, never waiting on a lock (busy_timeout 0 for the call). No other connection can
+ * hold a read snapshot that would stop a checkpoint (the store opens the file with
+ * locking_mode=EXCLUSIVE, see openDatabase in store.ts), so the log's ceiling is
+ * JOURNAL_SIZE_LIMIT_BYTES plus what one commit writes past WAL_AUTOCHECKPOINT_PAGES.
  */
 import { statSync } from 'node:fs';
 import type Database from 'better-sqlite3';

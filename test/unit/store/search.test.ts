@@ -153,9 +153,12 @@ describe('search', () => {
 describe('search with many matches', () => {
   test('returns the best-ranked among the most recent matches', () => {
     const tmp = tempDataDir();
-    const store = openStore({ dataDir: tmp.dir });
+    // Rows written straight into the file while no store has it open (the store holds its lock).
+    const first = openStore({ dataDir: tmp.dir });
+    const c = first.createConversation('many');
+    first.close();
+    let store: ConversationStore | undefined;
     try {
-      const c = store.createConversation('many');
       const total = SEARCH_CANDIDATES + 1000;
       // Dense messages (the word twice in few tokens) rank best; every 50th message is one.
       const dense = (i: number) => i % 50 === 0;
@@ -175,6 +178,7 @@ describe('search with many matches', () => {
       const recent = new Set(ids.slice(-SEARCH_CANDIDATES));
       const denseRecent = new Set(ids.filter((id, i) => dense(i) && recent.has(id)));
       assert.equal(denseRecent.size, SEARCH_CANDIDATES / 50);
+      store = openStore({ dataDir: tmp.dir });
 
       for (const q of ['lorem', 'lor', 'lo']) {
         const hits = store.search(q);
@@ -186,7 +190,7 @@ describe('search with many matches', () => {
       // A selective query still finds an old message outside the recent window.
       assert.deepEqual(store.search('number 7').map((h) => h.messageId), [ids[7]]);
     } finally {
-      store.close();
+      store?.close();
       tmp.cleanup();
     }
   });

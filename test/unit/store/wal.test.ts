@@ -1,10 +1,11 @@
 /**
- * The WAL stays bounded under many small streamed commits, and is truncated to zero
- * after a delete and at close.
+ * The WAL stays bounded under many small streamed commits, is truncated to zero after a delete
+ * and at close, and no other connection can hold a snapshot that would let it grow without bound.
  */
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { DB_FILE_NAME, JOURNAL_SIZE_LIMIT_BYTES, openStore, WAL_AUTOCHECKPOINT_PAGES } from '../../../main/core/store/store.js';
 import { tempDataDir } from './helpers.js';
@@ -50,5 +51,33 @@ describe('WAL size', () => {
     assert.ok(walSize() > 0);
     store.close();
     assert.equal(walSize(), 0, 'truncated or removed at close');
+  });
+
+  test('another connection cannot hold a read snapshot while the store is open, so inserts cannot pin the log', () => {
+    const file = path.join(dir, DB_FILE_NAME);
+    const wal = `${file}-wal`;
+    const walSize = () => (existsSync(wal) ? statSync(wal).size : 0);
+    const store = openStore({ dataDir: dir });
+    const conv = store.createConversation('w');
+    const reader = new Database(file, { readonly: true, timeout: 0 });
+    try {
+      // What a database browser or backup tool would do: start a read and keep it.
+      assert.throws(() => reader.prepare('SELECT count(*) FROM messages').get(), { code: 'SQLITE_BUSY' });
+      let maxWal = 0;
+      for (let i = 0; i < 3000; i++) {
+        store.addMessage(conv.id, { role: 'user', content: `message ${i} with some words to index` });
+        if (i % 100 === 0) {
+          assert.throws(() => reader.prepare('SELECT count(*) FROM messages').get(), { code: 'SQLITE_BUSY' });
+          maxWal = Math.max(maxWal, walSize());
+        }
+      }
+      const bound = Math.max(JOURNAL_SIZE_LIMIT_BYTES, WAL_AUTOCHECKPOINT_PAGES * 4096) + 64 * 4096;
+      assert.ok(maxWal > 0 && maxWal <= bound, `max WAL ${maxWal} bytes within ${bound}`);
+    } finally {
+      store.close();
+    }
+    // Once the store has closed, the file reads normally.
+    assert.equal(reader.prepare('SELECT count(*) FROM messages').pluck().get(), 3000);
+    reader.close();
   });
 });
