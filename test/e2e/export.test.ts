@@ -2,7 +2,8 @@
  * Export of a conversation in the real chat window (headless Chromium against `omnifusion
  * serve`): a stored conversation with an image and an answer holding inline and display math
  * (and hostile markup) is exported through the header's Export… menu as Markdown and as HTML.
- * The .md keeps the LaTeX source in dollar delimiters; the .html is one self-contained file
+ * The Markdown comes as a .zip (the .md and the image it links to); the .md keeps the LaTeX source
+ * in dollar delimiters; the .html is one self-contained file
  * (KaTeX output, fonts and image as data: URIs, no script) that opens from file:// with the
  * math rendered. Screenshots: test-results/e2e/export-menu.png (the open menu) and
  * export-html.png (the exported file).
@@ -13,6 +14,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Download, Page } from 'playwright-core';
+import { strFromU8, unzipSync } from 'fflate';
 import { openAppSession, type AppSession } from '../helpers/app-session.js';
 import { ARTIFACTS } from '../helpers/browser.js';
 import { openStore } from '../../main/core/store/index.js';
@@ -54,26 +56,33 @@ describe('export of a conversation to Markdown and HTML', () => {
 
   after(() => app?.close());
 
-  async function exportAs(format: 'markdown' | 'html'): Promise<{ download: Download; text: string }> {
+  async function exportAs(format: 'markdown' | 'html'): Promise<{ download: Download; bytes: Buffer; text: string }> {
     await page.getByTestId('export-button').click();
     await page.getByTestId('export-menu').waitFor();
-    if (format === 'markdown') await page.screenshot({ path: path.join(ARTIFACTS, 'export-menu.png') });
+    if (format === 'markdown') {
+      await page.screenshot({ path: path.join(ARTIFACTS, 'export-menu.png') });
+      assert.equal((await page.getByTestId('export-markdown').innerText()).trim(), 'Markdown with images (.zip)', 'the menu says the images come along');
+    }
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId(`export-${format}`).click()]);
-    const file = await download.path();
-    return { download, text: await readFile(file, 'utf8') };
+    const bytes = await readFile(await download.path());
+    return { download, bytes, text: bytes.toString('utf8') };
   }
 
-  test('Markdown keeps the LaTeX source, the sections and the image reference', async () => {
-    const { download, text } = await exportAs('markdown');
-    assert.equal(download.suggestedFilename(), `${SAFE_STEM}.md`);
+  test('Markdown with images is a .zip: the .md keeps the LaTeX source and sections, and links the image saved beside it', async () => {
+    const { download, bytes } = await exportAs('markdown');
+    assert.equal(download.suggestedFilename(), `${SAFE_STEM}.zip`);
+    const files = unzipSync(new Uint8Array(bytes));
+    const image = `image-${sha.slice(0, 12)}.jpg`;
+    assert.deepEqual(files[`${SAFE_STEM}/images/${image}`], new Uint8Array(await readFile(path.join(REAL_DATA_DIR, 'documents/cord_receipt_00004_reencoded.jpg'))), 'the image as attached');
+    const text = strFromU8(files[`${SAFE_STEM}/${SAFE_STEM}.md`]!);
     assert.ok(text.startsWith(`# ${TITLE}\n`), text.slice(0, 80));
     assert.match(text, /Exported from OmniFusion on \d{4}-\d\d-\d\d \d\d:\d\d/);
     assert.ok(text.indexOf('**You**') < text.indexOf('**Assistant**'));
     assert.ok(text.includes('$x = \\frac{-b \\pm \\sqrt{b^2-4ac}}{2a}$'), 'inline math as $…$');
     assert.ok(text.includes('$$\\int_0^1 x^2\\,dx = \\frac{1}{3}$$'), 'display math as $$…$$');
     assert.ok(text.includes('It costs $5 or $50.'));
-    const image = `image-${sha.slice(0, 12)}.jpg`;
-    assert.ok(text.includes(`![${image}](${image})`), 'the image by file name');
+    assert.ok(text.includes(`![${image}](images/${image})`), 'the image, linked to its saved copy');
+    assert.match(text, /_omnifusion-tiny_/, 'the model line under the answer');
   });
 
   test('HTML is one self-contained, script-free page that renders the math offline', async () => {
@@ -87,6 +96,7 @@ describe('export of a conversation to Markdown and HTML', () => {
     assert.match(html, /<img src="data:image\/jpeg;base64,[A-Za-z0-9+/=]{1000,}"/);
     assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none'/);
     assert.doesNotMatch(html, /onerror/i);
+    assert.match(html, /<p class="meta">omnifusion-tiny<\/p>/, 'the model line under the answer');
     assert.ok(html.length < 1_500_000, `${html.length} bytes`);
 
     // Open the saved file from disk in a fresh page: no network, no script.

@@ -6,7 +6,12 @@
  * `omnifusion serve` and in the Electron window (which shows its save dialog for downloads).
  */
 export function downloadText(fileName: string, content: string, mime: string): void {
-  const url = URL.createObjectURL(new Blob([content], { type: mime }));
+  downloadBlob(fileName, new Blob([content], { type: mime }));
+}
+
+/** Offers `blob` as a download named `fileName` (see {@link downloadText}). */
+export function downloadBlob(fileName: string, blob: Blob): void {
+  const url = URL.createObjectURL(blob);
   const link = document.createElement('a');
   link.href = url;
   link.download = fileName;

@@ -5,6 +5,7 @@ import { escapeHtml } from 'markdown-it/lib/common/utils.mjs';
 import { renderMarkdown } from '../markdown/render.js';
 import type { WindowLike } from '../markdown/sanitize.js';
 import { imageFileName } from './filename.js';
+import { answerMeta } from '../message-meta.js';
 import { formatExportDate, statusNote, type ExportConversation, type ExportMessage } from './types.js';
 
 /**
@@ -54,6 +55,7 @@ header p{margin:0 0 1.5rem;color:#59636e;font-size:.875rem}
 .images figcaption{font-size:.75rem;color:#59636e}
 .missing{font-size:.875rem;color:#59636e;font-style:italic}
 .note{margin:.5rem 0 0;font-size:.875rem;color:#9a6700}
+.meta{margin:.5rem 0 0;font-size:.75rem;color:#59636e}
 .markdown{overflow-wrap:anywhere}
 .markdown>:first-child{margin-top:0}
 .markdown>:last-child{margin-bottom:0}
@@ -97,6 +99,8 @@ function messageHtml(message: ExportMessage, opts: HtmlExportOptions, image: (sh
   }
   const note = statusNote(message);
   if (note) parts.push(`<p class="note">${escapeHtml(note)}</p>`);
+  const meta = role === 'assistant' ? answerMeta(message) : '';
+  if (meta) parts.push(`<p class="meta">${escapeHtml(meta)}</p>`);
   return `<article class="message ${role}">\n${parts.join('\n')}\n</article>`;
 }
 

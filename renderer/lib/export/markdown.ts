@@ -1,12 +1,13 @@
 // Conversation → Markdown, math kept as LaTeX source in `$…$` / `$$…$$` delimiters. Nothing in
-// the file is HTML or an image a Markdown viewer would load: the user's text and the title are
-// escaped plain text, and raw HTML and images in answers are neutralised.
+// the file is HTML or an image a Markdown viewer would load from elsewhere: the user's text and
+// the title are escaped plain text, raw HTML and images in answers are neutralised, and the only
+// images are the attached ones, linked to the copies saved beside the file (archive.ts).
 
 import MarkdownIt from 'markdown-it';
 import type { Token } from 'markdown-it';
 import { HTML_TAG_RE } from 'markdown-it/lib/common/html_re.mjs';
 import { mathPlugin } from '../markdown/math.js';
-import { imageFileName } from './filename.js';
+import { answerMeta } from '../message-meta.js';
 import { formatExportDate, statusNote, type ExportConversation, type ExportMessage } from './types.js';
 
 // The same parser configuration and math plugin as the renderer (render.ts), so that exactly
@@ -331,30 +332,36 @@ function linkTarget(name: string): string {
   return /^[^\s()<>\\]+$/.test(name) ? name : `<${name.replace(/([<>\\])/g, '\\$1')}>`;
 }
 
-function messageMarkdown(message: ExportMessage): string {
+function messageMarkdown(message: ExportMessage, imagePaths: ReadonlyMap<string, string>): string {
   const parts: string[] = [message.role === 'user' ? '**You**' : '**Assistant**'];
   const images = message.attachments.map((a) => {
-    const name = imageFileName(a);
-    return `![${altText(name)}](${linkTarget(name)})`;
+    const saved = imagePaths.get(a.sha256);
+    const name = saved ? saved.slice(saved.lastIndexOf('/') + 1) : a.name.trim() || 'image';
+    // An image that was not saved with the file is named, not linked (a link would point nowhere).
+    return saved ? `![${altText(name)}](${linkTarget(saved)})` : `_[image not included: ${altText(name)}]_`;
   });
   if (images.length > 0) parts.push(images.join('\n'));
   const body = message.content.trim();
   if (body) parts.push(message.role === 'assistant' ? neutralizeLinks(neutralizeHtml(normalizeMathDelimiters(body))) : escapeMarkdownText(body));
   const note = statusNote(message);
   if (note) parts.push(`_${note.replace(/([_*\\])/g, '\\$1')}_`);
+  const meta = message.role === 'assistant' ? answerMeta(message) : '';
+  if (meta) parts.push(`_${escapeInline(meta)}_`);
   return parts.join('\n\n');
 }
 
 /**
  * The conversation as one Markdown document: the title as a heading, the export date, then
  * each message as a "**You**" or "**Assistant**" section (separated by rules) with its images
- * referenced by file name ({@link imageFileName}) and its text; answers get
- * {@link normalizeMathDelimiters} and {@link neutralizeHtml}; the user's text and the title
- * are plain text, escaped ({@link escapeMarkdownText}) so that a viewer shows them as typed.
+ * and its text; answers get {@link normalizeMathDelimiters} and {@link neutralizeHtml} and a
+ * line saying which model made them and how fast ({@link answerMeta}); the user's text and the
+ * title are plain text, escaped ({@link escapeMarkdownText}) so that a viewer shows them as typed.
+ * `imagePaths` maps an attachment's sha256 to the relative path its copy is saved under
+ * (archive.ts); an image not in it is named as not included.
  */
-export function conversationToMarkdown(conversation: ExportConversation, exportedAt: Date): string {
+export function conversationToMarkdown(conversation: ExportConversation, exportedAt: Date, imagePaths: ReadonlyMap<string, string> = new Map()): string {
   const title = conversation.title.replace(/\s+/g, ' ').trim() || 'Conversation';
   const head = `# ${escapeInline(title)}\n\n_Exported from OmniFusion on ${formatExportDate(exportedAt)}._`;
-  const sections = conversation.messages.map(messageMarkdown);
+  const sections = conversation.messages.map((m) => messageMarkdown(m, imagePaths));
   return `${[head, ...sections].join('\n\n---\n\n')}\n`;
 }

@@ -1,5 +1,7 @@
 // The shape of a conversation the export functions read (a subset of the API's Conversation).
 
+import type { MetaSource } from '../message-meta.js';
+
 /** An image attached to a message, as the export reads it. */
 export interface ExportAttachment {
   sha256: string;
@@ -10,8 +12,8 @@ export interface ExportAttachment {
   url?: string;
 }
 
-/** One message, as the export reads it. */
-export interface ExportMessage {
+/** One message, as the export reads it; an answer's model and timings (MetaSource) go in its meta line. */
+export interface ExportMessage extends MetaSource {
   role: 'user' | 'assistant';
   content: string;
   /** 'partial' and 'error' answers are marked as such. */

@@ -11,8 +11,11 @@ import { JSDOM } from 'jsdom';
 import MarkdownIt from 'markdown-it';
 import type { Token } from 'markdown-it';
 import type { WindowLike } from '../../../renderer/lib/markdown/index.js';
+import { unzipSync, strFromU8 } from 'fflate';
 import {
   EXPORT_CSP,
+  archiveImagePaths,
+  conversationToArchive,
   FALLBACK_STEM,
   conversationToHtml,
   conversationToMarkdown,
@@ -86,8 +89,18 @@ describe('conversationToMarkdown', () => {
     assert.ok(!markdown.includes('\\('));
   });
 
-  it('references images by file name', () => {
-    assert.ok(markdown.includes('![receipt.jpg](receipt.jpg)'));
+  it('names an image it was not given a saved copy of, without a link that points nowhere', () => {
+    assert.ok(markdown.includes('_[image not included: receipt.jpg]_'), markdown);
+    assert.ok(!markdown.includes('](receipt.jpg)'));
+  });
+
+  it('links each image to its saved copy, and writes the model and timing line under answers', () => {
+    const c = conv('Done.');
+    const answer = { ...c.messages[1]!, model: 'omnifusion-tiny', executionProvider: 'cpu', timings: { timeToFirstTokenMs: 500, totalMs: 2500, completionTokens: 41 } };
+    const md = conversationToMarkdown({ ...c, messages: [c.messages[0]!, answer] }, AT, archiveImagePaths(c));
+    assert.ok(md.includes('![receipt.jpg](images/receipt.jpg)'), md);
+    // 40 tokens after the first in 2.0 s.
+    assert.equal(viewer.render(md.split('\n\n').at(-1)!).trim(), '<p><em>omnifusion-tiny · cpu · 41 tokens · 20.0 tok/s · 2.5 s</em></p>');
   });
 
   it('keeps the user text as typed and marks unfinished answers', () => {
@@ -173,9 +186,9 @@ describe('Markdown export: no raw HTML or remote image reaches a viewer', () => 
         { role: 'assistant', content: 'Answer $a<b$ <img src="https://evil.example/a.gif"><form action="x"><input></form><script>alert(1)</script>\n\n```html\n<b>kept</b>\n```\n\nIt costs $5 or $50.', status: 'complete', attachments: [] },
       ],
     };
-    const md = conversationToMarkdown(c, AT);
+    const md = conversationToMarkdown(c, AT, archiveImagePaths(c));
     const found = htmlAndImages(viewer.parse(md, {}));
-    assert.deepEqual(found.map((t) => `${t.type} ${t.attrGet('src') ?? t.content}`), ['image a.png'], 'only the attachment, by file name');
+    assert.deepEqual(found.map((t) => `${t.type} ${t.attrGet('src') ?? t.content}`), ['image images/a.png'], 'only the attachment, by its saved copy');
     const doc = new JSDOM(viewer.render(md)).window.document;
     assert.equal(doc.querySelector('h1')?.textContent, '<img src="https://evil.example/title.gif"> # *T* \\(x\\)');
     const user = md.split('\n\n---\n\n')[1]!.split('\n\n').slice(2).join('\n\n');
@@ -226,7 +239,8 @@ describe('Markdown export: no raw HTML or remote image reaches a viewer', () => 
 
   it('conversationToMarkdown: attachment names are escaped, never markup', () => {
     const names = ['<img src=x onerror=alert(1)>.png', 'a](javascript:alert(2)).png', '*bold* _x_ `c` $m$.png'];
-    const md = conversationToMarkdown({ title: 'T', messages: [{ role: 'user', content: 'q', attachments: names.map((name) => ({ sha256: SHA, mime: 'image/png', name })) }] }, AT);
+    const c: ExportConversation = { title: 'T', messages: [{ role: 'user', content: 'q', attachments: names.map((name, i) => ({ sha256: String(i).repeat(64), mime: 'image/png', name })) }] };
+    const md = conversationToMarkdown(c, AT, archiveImagePaths(c));
     const found = htmlAndImages(viewer.parse(md, {}));
     assert.deepEqual(found.map((t) => t.type), ['image', 'image', 'image'], `only images: ${md}`);
     const doc = new JSDOM(viewer.render(md)).window.document;
@@ -254,6 +268,14 @@ describe('conversationToHtml', () => {
     assert.equal(answer.querySelectorAll('.katex').length, 2);
     assert.equal(answer.querySelectorAll('svg').length, answer.querySelectorAll('.katex svg').length);
     assert.ok(answer.querySelectorAll('.katex svg').length >= 2);
+  });
+
+  it('writes the model and timing line under an answer, as text', () => {
+    const c = conv('ok');
+    const answer = { ...c.messages[1]!, model: '<b>m</b>', timings: { totalMs: 1500, completionTokens: 1 } };
+    const doc = parse(conversationToHtml({ ...c, messages: [c.messages[0]!, answer] }, options));
+    assert.equal(doc.querySelector('.message.assistant .meta')?.textContent, '<b>m</b> · 1 tokens · 1.5 s');
+    assert.equal(doc.querySelectorAll('.message.user .meta').length, 0);
   });
 
   it('renders math with KaTeX and keeps currency as text', () => {
@@ -380,3 +402,37 @@ describe('safeFileName', () => {
     assert.equal(imageFileName({ sha256: SHA, mime: 'image/png', name: '../x/y.png' }), 'x y.png');
   });
 });
+
+describe('Markdown archive with images', () => {
+  const jpeg = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5]);
+  const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 9, 8, 7]);
+  const other = 'cd'.repeat(32);
+  const third = 'ef'.repeat(32);
+  const c: ExportConversation = {
+    title: 'Receipts: a/b',
+    messages: [
+      { role: 'user', content: 'two receipts', attachments: [{ sha256: SHA, mime: 'image/jpeg', name: 'scan.jpg' }, { sha256: other, mime: 'image/png', name: 'SCAN.jpg' }] },
+      { role: 'assistant', content: 'Totals differ.', status: 'complete', attachments: [], model: 'm' },
+      { role: 'user', content: 'again', attachments: [{ sha256: SHA, mime: 'image/jpeg', name: 'scan.jpg' }, { sha256: third, mime: 'image/png', name: 'lost.png' }] },
+    ],
+  };
+
+  it('holds a folder with the .md and the images, bytes as attached, every link resolving inside it', () => {
+    const { name, bytes } = conversationToArchive(c, new Map([[SHA, jpeg], [other, png]]), AT);
+    assert.equal(name, 'Receipts a b.zip');
+    const files = unzipSync(bytes);
+    assert.deepEqual(Object.keys(files).filter((f) => !f.endsWith('/')).sort(), ['Receipts a b/Receipts a b.md', 'Receipts a b/images/SCAN-2.jpg', 'Receipts a b/images/scan.jpg']);
+    assert.deepEqual(files['Receipts a b/images/scan.jpg'], jpeg);
+    assert.deepEqual(files['Receipts a b/images/SCAN-2.jpg'], png);
+    const md = strFromU8(files['Receipts a b/Receipts a b.md']!);
+    const links = [...md.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((m) => m[1]!);
+    assert.deepEqual(links, ['images/scan.jpg', 'images/SCAN-2.jpg', 'images/scan.jpg']);
+    for (const link of links) assert.ok(files[`Receipts a b/${link}`], link);
+    assert.ok(md.includes('_[image not included: lost.png]_'), 'an image that could not be fetched is named');
+  });
+
+  it('archiveImagePaths: one path per image, names unique without regard to case', () => {
+    assert.deepEqual([...archiveImagePaths(c).values()], ['images/scan.jpg', 'images/SCAN-2.jpg', 'images/lost.png']);
+  });
+});
+

@@ -1,0 +1,27 @@
+// The one-line description of how an answer was made (model · execution provider · tokens ·
+// speed · time), as the chat window shows it under an answer and the exports write it.
+
+import type { MessageTimings } from '../../main/api/contract.js';
+
+/** The parts of a message {@link answerMeta} reads. */
+export interface MetaSource {
+  model?: string;
+  executionProvider?: string;
+  timings?: MessageTimings;
+}
+
+/**
+ * `model · provider · N tokens · R tok/s · T s`, leaving out what is unknown; '' when nothing is.
+ * The speed is of decoding only: (completionTokens − 1) over the time after the first token.
+ */
+export function answerMeta(message: MetaSource): string {
+  const parts: string[] = [];
+  if (message.model) parts.push(message.model);
+  if (message.executionProvider) parts.push(message.executionProvider);
+  const t = message.timings;
+  if (t?.completionTokens) parts.push(`${t.completionTokens} tokens`);
+  const decodeMs = t?.totalMs !== undefined ? t.totalMs - (t.timeToFirstTokenMs ?? 0) : 0;
+  if (t?.completionTokens && t.completionTokens > 1 && decodeMs > 0) parts.push(`${((t.completionTokens - 1) / (decodeMs / 1000)).toFixed(1)} tok/s`);
+  if (t?.totalMs) parts.push(`${(t.totalMs / 1000).toFixed(1)} s`);
+  return parts.join(' · ');
+}
