@@ -93,14 +93,30 @@ describe('OCR panel in Chromium against omnifusion serve', () => {
     assert.equal(await copied('ocr-copy-inline'), '$\\frac{a}{b}$');
     assert.equal(await copied('ocr-copy-display'), '$$\\frac{a}{b}$$');
     const mathml = await copied('ocr-copy-mathml');
-    assert.match(mathml, /^(<span class="katex">)?<math/);
+    // Bare MathML, as word processors and MathJax take it: no KaTeX wrapper around <math>.
+    assert.match(mathml, /^<math xmlns="http:\/\/www\.w3\.org\/1998\/Math\/MathML" display="block">/);
+    assert.ok(mathml.endsWith('</math>'), mathml.slice(-40));
     assert.match(mathml, /<mfrac>/);
+    assert.doesNotMatch(mathml, /<span/);
     // Where the browser grants clipboard access, the clipboard holds the same string.
     const clip = await page.evaluate(() => navigator.clipboard.readText()).catch(() => undefined);
     if (clip !== undefined) assert.equal(clip, mathml);
 
+    // Copying again and again shows one toast, not a stack of them.
+    for (let i = 0; i < 4; i++) await byTestId('ocr-copy-latex').click();
+    assert.equal(await page.getByTestId('toast').filter({ hasText: 'Copied.' }).count(), 1);
+
+    // The panel's buttons are the app's buttons (rounded, themed), not the browser's native ones.
+    const looks = await byTestId('ocr-panel').locator('button:not(.icon-btn)').evaluateAll((buttons) =>
+      buttons.map((b) => ({ text: b.textContent?.trim(), radius: getComputedStyle(b).borderRadius, minHeight: getComputedStyle(b).minHeight })),
+    );
+    assert.ok(looks.length >= 7, JSON.stringify(looks));
+    for (const l of looks) assert.ok(l.radius !== '0px' && l.minHeight !== '0px' && l.minHeight !== 'auto', JSON.stringify(l));
+
     await byTestId('ocr-send').click();
     assert.equal(await byTestId('composer-input').inputValue(), '$$\\frac{a}{b}$$');
+    // The formula went to the composer: the panel closes and gives the chat its room back.
+    await byTestId('ocr-panel').waitFor({ state: 'detached', timeout: 2000 });
     await page.screenshot({ path: path.join(ARTIFACTS, 'ocr-edited.png') });
     assert.deepEqual(pageErrors, []);
   });

@@ -131,6 +131,8 @@ describe('page text of an attached image in Chromium against omnifusion serve', 
     await page.locator('[data-testid=message][data-role=user] [data-testid=attachment-thumb] button.open').first().click();
     const viewer = byTestId('image-viewer');
     await viewer.waitFor();
+    // The title reads "name · W×H", with a space on both sides of the dot.
+    assert.match(await viewer.locator('header .name').innerText(), /\S \u00b7 \d+\u00d7\d+$/);
     await byTestId('text-layer').waitFor({ timeout: 30_000 });
     assert.equal(await byTestId('image-text-status').getAttribute('data-status'), 'done');
     const lineTexts = await byTestId('text-line').allInnerTexts();

@@ -32,6 +32,7 @@ class UiState {
   narrow = $state(false);
   /** Polite announcements for screen readers (e.g. "Answer finished"). */
   announcement = $state('');
+  #timers = new Map<number, ReturnType<typeof setTimeout>>();
   #nextId = 1;
 
   constructor() {
@@ -57,13 +58,21 @@ class UiState {
     return this.viewer !== null || this.cameraOpen || this.settingsOpen || this.captureOpen || this.modelsOpen;
   }
 
+  /**
+   * Shows `text` for `ms` milliseconds. The same text (and kind) already on screen is not shown
+   * twice: that toast stays and its time starts again (five clicks on Copy give one "Copied").
+   */
   toast(text: string, kind: Toast['kind'] = 'info', ms = kind === 'error' ? 6000 : 2500): void {
-    const id = this.#nextId++;
-    this.toasts.push({ id, text, kind });
-    setTimeout(() => this.dismiss(id), ms);
+    const same = this.toasts.find((t) => t.text === text && t.kind === kind);
+    const id = same?.id ?? this.#nextId++;
+    if (!same) this.toasts.push({ id, text, kind });
+    clearTimeout(this.#timers.get(id));
+    this.#timers.set(id, setTimeout(() => this.dismiss(id), ms));
   }
 
   dismiss(id: number): void {
+    clearTimeout(this.#timers.get(id));
+    this.#timers.delete(id);
     const i = this.toasts.findIndex((t) => t.id === id);
     if (i >= 0) this.toasts.splice(i, 1);
   }
