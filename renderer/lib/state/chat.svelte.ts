@@ -221,19 +221,17 @@ class ChatState {
     }
   }
 
-  async newChat(): Promise<ConversationSummary | null> {
-    try {
-      const summary = await this.#api.call('conversations.create', { title: DEFAULT_TITLE });
-      this.#applyChange(summary.id, summary);
-      ++this.#openSeq;
-      this.openingId = null;
-      this.highlightId = null;
-      this.current = { ...summary, messages: [] };
-      return summary;
-    } catch (err) {
-      ui.toast(`A new conversation could not be created: ${errorMessage(err)}`, 'error');
-      return null;
-    }
+  /**
+   * Starts a new chat: the view shows the empty composer at once and nothing is stored until the
+   * first question is sent (send() creates the conversation then, titled after the question). So
+   * a question typed right after clicking New chat can never land in the previous conversation,
+   * and clicking New chat again and again lists no empty "New chat" entries.
+   */
+  newChat(): void {
+    ++this.#openSeq;
+    this.openingId = null;
+    this.highlightId = null;
+    this.current = null;
   }
 
   async rename(id: string, title: string): Promise<boolean> {
