@@ -67,7 +67,8 @@ export interface OpenSessionOptions {
 
 /**
  * Create a session for `file` on the requested provider; when that provider cannot be created
- * (no adapter, missing CUDA libraries, unsupported platform) fall back to CPU with a one-line note.
+ * (no adapter, missing CUDA libraries, unsupported platform) fall back to CPU with a one-line note
+ * (none for 'auto', where the CPU is one of the expected outcomes).
  * @throws ModelPackageError when the graph cannot be loaded even on CPU (corrupt or not ONNX).
  */
 export async function openSession(file: string, requested: ExecutionProvider, options: OpenSessionOptions = {}): Promise<OpenedSession> {
@@ -90,7 +91,9 @@ export async function openSession(file: string, requested: ExecutionProvider, op
           ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((name) => [name, 'gpu-buffer' as const])) }
           : {}),
       });
-      const note = failures.length ? `${failures.join('; ')}; using cpu` : undefined;
+      // With 'auto', trying a GPU and landing on the CPU is the normal course on a machine without
+      // one: quiet. A note belongs only where the user asked for a provider that could not run.
+      const note = failures.length && requested !== 'auto' ? `${failures.join('; ')}; using cpu` : undefined;
       return { session, executionProvider: ep, ...(note ? { note } : {}) };
     } catch (err) {
       const message = (err as Error).message;

@@ -1,7 +1,7 @@
 /**
  * The window's layout at a desktop and a narrow size: the conversation title keeps its room in the
- * header while the model status's note (e.g. "cuda unavailable: …", shown on every Linux machine
- * without CUDA) gives way and stays readable in full from its tooltip / accessible name; the
+ * header beside the model's name, which stays whole at 800×600 and at 200 % zoom, while the model
+ * status's note (shown only when a provider the user chose could not run) gives way and stays readable in full from its tooltip / accessible name; the
  * composer's placeholder fits after the window is resized. Screenshots go to test-results/e2e/.
  */
 import { after, before, test } from 'node:test';
@@ -82,6 +82,26 @@ test('at 420×800 the title still shows (≥ 120 px) beside a compact status', a
   assert.ok(right <= 420, `the header's last item ends at ${right} px`);
   assert.deepEqual(app.pageErrors, []);
 });
+
+for (const [w, h, what] of [[800, 600, '800×600'], [640, 400, '200 % zoom of 1280×800']] as const) {
+  test(`at ${what} the header names the model in full, and with device auto it carries no fallback note`, async () => {
+    await openConversation();
+    await app.page.setViewportSize({ width: w, height: h });
+    await app.page.waitForFunction((x) => innerWidth === x, w);
+    const status = await call<{ name: string; note?: string }>(app.server, 'models.status', {});
+    assert.equal(status.note, undefined, 'auto falling back to the CPU is quiet');
+    assert.equal(await app.page.getByTestId('model-note').count(), 0);
+    const name = app.page.locator('[data-testid=model-status] .name');
+    assert.ok(await name.isVisible(), 'the name is shown');
+    const [text, scroll, client] = await name.evaluate((e) => [e.textContent ?? '', e.scrollWidth, e.clientWidth] as const);
+    assert.ok(text.includes(status.name) && status.name.length > 0, `${text} names ${status.name}`);
+    assert.ok(scroll <= client, `the name is not cut: ${scroll} > ${client}`);
+    const m = await measure();
+    assert.ok(m.title >= 100, `the title keeps room: ${m.title} px (header: ${m.items.join(', ')})`);
+    await shot(`layout-header-${w}.png`);
+    assert.deepEqual(app.pageErrors, []);
+  });
+}
 
 test('the composer re-measures after a resize: the placeholder fits at 420 px after loading at 1280 px', async () => {
   await openConversation();

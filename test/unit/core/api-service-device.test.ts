@@ -31,6 +31,8 @@ test('device: auto by default, a change reloads the model on that provider or fa
     assert.equal((await service.call('settings.get', {})).device, 'auto');
     const first = await ready(service);
     assert.equal(first.state, 'ready');
+    // auto tries the GPU first (cuda on Linux, dml on Windows); landing on the CPU is quiet.
+    assert.equal(first.note, undefined, `no note with auto: ${first.note}`);
     await service.call('settings.set', { device: 'webgpu' });
     const moved = await ready(service);
     assert.equal(moved.state, 'ready', moved.error);
