@@ -207,8 +207,14 @@ export interface ModelEntry {
   /** What it is good at: documents, handwriting, formulas, general. */
   strengths: string[];
   licence: { id: string; url?: string; note?: string };
-  /** hub: downloadable; export: produced locally (`exporter`), then imported; local: installed, not in the catalog. */
-  source: 'hub' | 'export' | 'local';
+  /**
+   * hub: downloadable; export: produced locally (`exporter`), then imported; local: installed, not
+   * in the catalog; folder: the folder the app was started with (`--model DIR`, OMNIFUSION_MODEL),
+   * loaded where it lies, not installed (nothing to download, use or remove; its path is `folder`).
+   */
+  source: 'hub' | 'export' | 'local' | 'folder';
+  /** The model folder (source 'folder'). */
+  folder?: string;
   /** "owner/name" on the Hub (hub models). */
   repo?: string;
   /** How to produce it (export models). */

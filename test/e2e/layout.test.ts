@@ -103,6 +103,22 @@ for (const [w, h, what] of [[800, 600, '800×600'], [640, 400, '200 % zoom of 12
   });
 }
 
+test('the model loaded with --model is listed in the model manager, in use, with its folder', async () => {
+  await openConversation();
+  const status = await call<{ name: string }>(app.server, 'models.status', {});
+  await app.page.getByTestId('models-button').click();
+  const entry = app.page.locator('[data-testid=model-entry][data-state=folder]');
+  await entry.waitFor();
+  assert.equal(await entry.count(), 1);
+  assert.equal((await entry.locator('h3').innerText()).trim(), status.name);
+  assert.ok(await entry.getByTestId('model-active').isVisible(), 'marked in use');
+  assert.match(await entry.innerText(), /Loaded from \/.*omnifusion-tiny/);
+  assert.equal(await entry.locator('button').count(), 0, 'nothing to download, use or remove');
+  await shot('models-folder-entry.png');
+  await app.page.keyboard.press('Escape');
+  assert.deepEqual(app.pageErrors, []);
+});
+
 test('the composer re-measures after a resize: the placeholder fits at 420 px after loading at 1280 px', async () => {
   await openConversation();
   const input = app.page.getByTestId('composer-input');

@@ -47,13 +47,16 @@ export interface ModelsView {
   activeId?: string | null;
   /** Progress of pulls running now, by model id. */
   pulling?: ReadonlyMap<string, ModelProgress>;
+  /** The model loaded from a folder given at start (--model), when it is not an installed one: listed first, as in use. */
+  startFolder?: { dir: string; name: string; family: string };
 }
 
 /**
  * The catalog as the model manager, the first-run screen and `omnifusion models list --json` show
  * it: each catalog model with its sizes, memory, strengths, licence and installed state (only
  * models whose every file verified count as installed), installed models the catalog does not
- * describe, and the default model for a new user on this machine's CPU with its reason and size.
+ * describe, the folder given at start when it is not installed (first, in use), and the default
+ * model for a new user on this machine's CPU with its reason and size.
  */
 export async function describeModels(view: ModelsView): Promise<ModelsCatalog> {
   const modelsDir = path.resolve(view.modelsDir);
@@ -113,6 +116,26 @@ export async function describeModels(view: ModelsView): Promise<ModelsCatalog> {
       partialBytes: 0,
       active: view.activeId === m.id,
       pulling: view.pulling?.get(m.id) ?? null,
+    });
+  }
+  const folder = view.startFolder;
+  if (folder && ![...installed.values()].some((m) => path.resolve(m.dir) === path.resolve(folder.dir))) {
+    models.unshift({
+      id: `folder:${path.resolve(folder.dir)}`,
+      name: folder.name || path.basename(folder.dir),
+      family: folder.family,
+      description: `Loaded from ${path.resolve(folder.dir)} (given at start with --model; not installed)`,
+      strengths: [],
+      licence: { id: 'unknown' },
+      source: 'folder',
+      folder: path.resolve(folder.dir),
+      verified: false,
+      variants: [],
+      defaultDtype: '',
+      installed: null,
+      partialBytes: 0,
+      active: true,
+      pulling: null,
     });
   }
   let choice: ModelsCatalog['default'] = null;

@@ -131,6 +131,14 @@ export function createModelCalls(ctx: ServiceContext, loaded: LoadedModel): Mode
     );
   };
 
+  /** The --model folder while it is what the engine runs (not replaced by models.use). */
+  const startFolder = (): { startFolder?: { dir: string; name: string; family: string } } => {
+    const dir = ctx.options.modelDir;
+    if (!dir || loaded.currentDir() !== dir) return {};
+    const status = loaded.status();
+    return { startFolder: { dir, name: status.name, family: status.family } };
+  };
+
   const handlers: ModelCalls['handlers'] = {
     'models.catalog': async () => {
       const { catalog, error } = await readCatalog();
@@ -141,6 +149,7 @@ export function createModelCalls(ctx: ServiceContext, loaded: LoadedModel): Mode
         ramBytes,
         activeId: loaded.activeId(),
         pulling: new Map([...pulls].map(([id, p]) => [id, p.last])),
+        ...startFolder(),
       });
     },
     'models.pull': async ({ id, dtype }) => {
