@@ -351,18 +351,18 @@ export function defaultModelChoice(catalog: Catalog, machine: MachineProfile): D
   const both = fitting
     .filter((c) => c.m.strengths.includes('documents') && c.m.strengths.includes('handwriting'))
     .sort((a, b) => (a.m.defaultPriority ?? Infinity) - (b.m.defaultPriority ?? Infinity) || byMemory(a, b));
-  const where = `${machine.gpu ? 'GPU' : 'CPU'}, ${formatGiB(machine.ramBytes)} RAM`;
+  const where = `${machine.gpu ? 'GPU' : 'CPU'}, ${formatGB(machine.ramBytes)} RAM`;
   if (both.length > 0) {
     const c = both[0]!;
-    return { id: c.m.id, dtype: c.dtype, reason: `${c.m.name} (${c.dtype}) reads documents and handwriting and fits this machine (${where}; needs about ${formatGiB(c.mem)})` };
+    return { id: c.m.id, dtype: c.dtype, reason: `${c.m.name} (${c.dtype}) reads documents and handwriting and fits this machine (${where}; needs about ${formatGB(c.mem)})` };
   }
   const docs = fitting.filter((c) => c.m.strengths.includes('documents')).sort(byMemory);
   if (docs.length > 0) {
     const c = docs[0]!;
-    return { id: c.m.id, dtype: c.dtype, reason: `${c.m.name} (${c.dtype}) is the smallest document model that fits this machine (${where}; needs about ${formatGiB(c.mem)})` };
+    return { id: c.m.id, dtype: c.dtype, reason: `${c.m.name} (${c.dtype}) is the smallest document model that fits this machine (${where}; needs about ${formatGB(c.mem)})` };
   }
   const c = [...candidates].sort(byMemory)[0]!;
-  return { id: c.m.id, dtype: c.dtype, reason: `${c.m.name} (${c.dtype}) is the smallest model, but it may not fit this machine (${where}; needs about ${formatGiB(c.mem)})` };
+  return { id: c.m.id, dtype: c.dtype, reason: `${c.m.name} (${c.dtype}) is the smallest model, but it may not fit this machine (${where}; needs about ${formatGB(c.mem)})` };
 }
 
 /** The id of defaultModelChoice (see there for the rule). */
@@ -370,8 +370,9 @@ export function defaultModelId(catalog: Catalog, machine: MachineProfile): strin
   return defaultModelChoice(catalog, machine).id;
 }
 
-function formatGiB(bytes: number): string {
-  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+/** Decimal gigabytes, as the window writes every size (renderer formatBytes): one unit everywhere. */
+function formatGB(bytes: number): string {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${Math.max(1, Math.round(bytes / 1e6))} MB`;
 }
 
 function isObject(x: unknown): x is Record<string, unknown> {

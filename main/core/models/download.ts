@@ -322,7 +322,7 @@ function retriesExhausted(ctx: Ctx, what: string, err: unknown): ModelError {
   if (err instanceof RetryableHttpError) {
     return new ModelError('http', `${err.message} (gave up ${what} after ${n} retries)`, { cause: err, details: { status: err.status } });
   }
-  return new ModelError('network', `network error ${what} for ${ctx.model.id}: ${describe(err)} (gave up after ${n} retries; run the pull again to resume)`, { cause: err });
+  return new ModelError('network', `network error ${what} for ${ctx.model.id}: ${describe(err)} (gave up after ${n} retries; what was downloaded is kept, and downloading again resumes from there)`, { cause: err });
 }
 
 /** Errors worth another attempt: HTTP 5xx/408/429, and anything fetch or the body stream throws. */

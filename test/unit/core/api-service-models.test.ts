@@ -129,7 +129,7 @@ test('models.catalog lists the catalog with the default choice, its reason and s
     assert.equal(view.default?.dtype, 'fp32');
     assert.equal(view.default?.downloadBytes, TOTAL_BYTES);
     assert.equal(view.default?.memoryBytes, 10_000_000);
-    assert.match(view.default!.reason, /reads documents and handwriting and fits this machine \(CPU, 14\.9 GiB RAM/);
+    assert.match(view.default!.reason, /reads documents and handwriting and fits this machine \(CPU, 16\.0 GB RAM/);
     assert.equal(view.activeId, null);
     assert.equal(view.modelsDir, env.modelsDir);
     const tiny = view.models[0]!;

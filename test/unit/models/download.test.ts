@@ -420,3 +420,15 @@ test('partial data of another revision is not resumed', async () => {
     await env.cleanup();
   }
 });
+
+test('offline: the network error is one line that reads right in the window and the CLI alike', async () => {
+  const env = await makeEnv({ retry: { retries: 2, baseDelayMs: 10 }, fetch: (async () => { throw new TypeError('fetch failed'); }) as unknown as typeof fetch });
+  try {
+    const err = await rejectsWith(pullModel(testModel({ sizes: true }), env.options), 'network');
+    assert.doesNotMatch(err.message, /run the pull|omnifusion|--/, 'no command-line wording');
+    assert.match(err.message, /gave up after 2 retries; what was downloaded is kept, and downloading again resumes from there\)$/);
+    assert.ok(!err.message.includes('\n'));
+  } finally {
+    await env.cleanup();
+  }
+});
