@@ -29,7 +29,7 @@ import type {
 } from '../api/contract.js';
 import { readSettingsFile, settingProblem, writeSettingsFile, type StoredSettings } from './settings.js';
 import { defaultHotkey, isAvoidedAccelerator, CAPTURE_COMMAND, type CaptureStatus } from '../api/capture.js';
-import { decodeImage, ImageInputError } from './images/index.js';
+import { decodeImage, ImageInputError } from '../media/images/index.js';
 import { servedRendition, storedRendition, type ServedAttachment } from './images/served.js';
 import { questionTooLong, searchTooLong } from '../api/limits.js';
 import { failedLayout, imageTextFromStored, layoutOf, pendingImageText, PAGE_TEXT_SOURCE, useOcrTokens } from './page-text.js';

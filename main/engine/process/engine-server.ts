@@ -17,7 +17,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { decodeImage, ImageInputError } from '../../core/images/index.js';
+import { decodeImage, ImageInputError } from '../../media/images/index.js';
 import { GenerationConfigError } from '../generation/index.js';
 import { GRAPH_NAMES, ModelPackageError, type GraphName } from '../package/manifest.js';
 import { DTYPE_SUFFIXES, type GraphDtype } from '../package/hf-folder.js';
