@@ -25,18 +25,12 @@ import { resourcePath } from '../base/resources.js';
 import { clipPreprocessBatch } from './preprocess/clip.js';
 import { idefics3Preprocess, type ImageGrid } from './preprocess/idefics3.js';
 import { resizePreprocessBatch } from './preprocess/resize.js';
-import {
-  generationDefaultsOf,
-  loadManifest,
-  ModelPackageError,
-  GRAPH_NAMES,
-  type ChatManifest,
-  type GraphName,
-  type ModelManifest,
-  type OmniFusionManifest,
-} from './package/manifest.js';
-import { adoptKvDtype, type GraphDtype } from './package/hf-folder.js';
-import { checkGraphSignature, openSession, providerForGraph, type ExecutionProvider } from './session.js';
+import { generationDefaultsOf, loadManifest } from './package/manifest.js';
+import { ModelPackageError } from './package/errors.js';
+import { GRAPH_NAMES, type ChatManifest, type GraphDtype, type GraphName, type ModelManifest, type OmniFusionManifest } from './package/manifest-types.js';
+import { adoptKvDtype } from './package/hf-folder.js';
+import type { ExecutionProvider } from './execution-provider.js';
+import { checkGraphSignature, openSession, providerForGraph } from './session.js';
 import { TextTokenizer } from './tokenizer.js';
 import { buildOmniFusionPrompt, prepareOcrText, type PromptSegment } from './models/omnifusion.js';
 import { expandImageTokens, idefics3Messages, maskAddedTokens, mergeImageFeatures, PromptError, renderChatTemplate, splitMarked, unmask } from './models/idefics3.js';
