@@ -9,8 +9,8 @@
  * has no UI thread to keep free, and the models load in a fraction of a second.
  */
 import path from 'node:path';
-import { decodeImage } from '../core/images/decode.js';
-import { checkFormulaImage } from '../core/images/formula.js';
+import { decodeImage } from '../media/images/decode.js';
+import { checkFormulaImage } from '../media/images/formula.js';
 import { formatLatex, ocrRequest, readOcrAnswer, type OcrFormat } from '../core/ocr.js';
 import { EngineHost } from '../engine/host.js';
 import type { ExecutionProvider } from '../engine/session.js';

@@ -9,8 +9,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import katex from 'katex';
 import sharp from 'sharp';
-import type { DecodedImage } from './images/decode.js';
-import { checkFormulaImage, prepareFormulaImage } from './images/formula.js';
+import type { DecodedImage } from '../media/images/decode.js';
+import { checkFormulaImage, prepareFormulaImage } from '../media/images/formula.js';
 import type { GenerateRequest } from '../engine/protocol.js';
 
 export const OCR_PROMPT = 'Convert the formula in the image to LaTeX. Answer with the LaTeX only.';

@@ -7,8 +7,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { engineEnvironment } from './process/environment.js';
-import type { ExecutionProvider } from './session.js';
-import type { GraphDtype } from './package/hf-folder.js';
+import type { ExecutionProvider } from './execution-provider.js';
+import type { GraphDtype } from './package/manifest-types.js';
 import type {
   EngineErrorCode,
   EngineEvent,

@@ -5,10 +5,9 @@
  * (child processes are forked with `serialization: 'advanced'`), so image bytes travel as
  * Uint8Array without base64.
  */
-import type { ExecutionProvider } from './session.js';
+import type { ExecutionProvider } from './execution-provider.js';
 import type { GenerationConfig } from './generation/config.js';
-import type { GraphName, OcrTextPosition } from './package/manifest.js';
-import type { GraphDtype } from './package/hf-folder.js';
+import type { GraphDtype, GraphName, OcrTextPosition } from './package/manifest-types.js';
 import type { PageTextBlock } from './text-ocr/engine.js';
 import type { Rotation } from './text-ocr/orientation.js';
 

@@ -4,11 +4,12 @@
  */
 import * as ort from 'onnxruntime-node';
 import path from 'node:path';
-import { ModelPackageError, type GraphSpec, type TensorSpec } from './package/manifest.js';
+import type { ExecutionProvider } from './execution-provider.js';
+import { ModelPackageError } from './package/errors.js';
+import type { GraphSpec, TensorSpec } from './package/manifest-types.js';
 
-/** Execution providers the engine knows. `auto` tries a GPU provider and falls back to CPU. */
-export type ExecutionProvider = 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml' | 'auto';
-export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['cpu', 'webgpu', 'cuda', 'dml', 'coreml', 'auto'];
+// The provider names live in a leaf (no onnxruntime there); re-exported for the engine's users.
+export { EXECUTION_PROVIDERS, type ExecutionProvider } from './execution-provider.js';
 
 /** A created session and the provider it really runs on; `note` says why it differs from the request. */
 export interface OpenedSession {

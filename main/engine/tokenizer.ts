@@ -5,7 +5,8 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ModelPackageError, type ModelManifest } from './package/manifest.js';
+import { ModelPackageError } from './package/errors.js';
+import type { ModelManifest } from './package/manifest-types.js';
 
 /** Text ↔ token ids for one model package. */
 export class TextTokenizer {

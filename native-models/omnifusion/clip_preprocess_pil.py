@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference CLIP preprocessing with PIL, to check the engine's sharp-based pipeline.
 
-Decodes each image with PIL the way main/core/images/decode.ts does it semantically,
+Decodes each image with PIL the way main/media/images/decode.ts does it semantically,
 then applies Hugging Face CLIPImageProcessor's steps with PIL's bicubic filter (what HF
 uses), and writes pixel_values as raw little-endian float32, CHW [3, crop_h, crop_w].
 

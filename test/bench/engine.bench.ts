@@ -40,7 +40,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { decodeImage } from '../../main/core/images/index.js';
+import { decodeImage } from '../../main/media/images/index.js';
 import { CLIP_VIT_L14_336, clipPreprocess } from '../../main/engine/preprocess/clip.js';
 import { VlmPipeline } from '../../main/engine/pipeline.js';
 import { idefics3Messages } from '../../main/engine/models/idefics3.js';

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isOneLineError, runCli, type CliRun } from '../helpers/cli.js';
 import { REPO_ROOT, TINY_MODEL_DIR } from '../fixtures/reference-cases.js';
-import { DEFAULT_MAX_BYTES } from '../../main/core/images/decode.js';
+import { DEFAULT_MAX_BYTES } from '../../main/media/images/decode.js';
 
 /** The three commands that read an image from a path: ask, formula OCR and page-text OCR. */
 function imageCommands(image: string): string[][] {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { idefics3Preprocess, idefics3PreprocessConfig, idefics3ResizeSize, idefics3TileAlignedSize } from '../../main/engine/preprocess/idefics3.js';
 import { resizePil } from '../../main/engine/preprocess/resample.js';
 import { expandImageTokens, idefics3Messages, imagePromptString, mergeImageFeatures, PromptError, renderChatTemplate } from '../../main/engine/models/idefics3.js';
-import type { DecodedImage } from '../../main/core/images/decode.js';
+import type { DecodedImage } from '../../main/media/images/decode.js';
 
 /** SmolVLM-256M-Instruct's chat template (tokenizer_config.json / chat_template.json). */
 const SMOLVLM_TEMPLATE =

@@ -10,7 +10,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import type { DecodedImage } from './decode.js';
+import type { DecodedImage } from '../../media/images/decode.js';
 
 /** Formats served byte for byte (every current browser decodes them, none can carry script). */
 export const BROWSER_RASTER_MIME: Readonly<Record<string, string>> = {

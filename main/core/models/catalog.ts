@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { resourcePath } from '../resources.js';
+import { resourcePath } from '../../base/resources.js';
 import { isSha256 } from './hash.js';
 
 /** Model families the engine knows (one family module each). */

@@ -4,7 +4,7 @@
  * transport serves for it, and the file names recent additions were made with (kept by the
  * message they are sent with).
  */
-import { decodeImage } from '../images/index.js';
+import { decodeImage } from '../../media/images/index.js';
 import { servedRendition, storedRendition, type ServedAttachment } from '../images/served.js';
 import type { ServiceContext } from './context.js';
 import { toAttachment } from './convert.js';

@@ -3,7 +3,7 @@
  * ends with becomes the API's one-line error payload (describeError).
  */
 import type { ApiErrorPayload } from '../../api/contract.js';
-import { ImageInputError } from '../images/index.js';
+import { ImageInputError } from '../../media/images/index.js';
 import { StoreError } from '../store/index.js';
 import { CatalogError, ModelError } from '../models/index.js';
 import { EngineError } from './engine-port.js';

@@ -2,7 +2,7 @@
  * Formula recognition (ocr.recognize): a stored image read as LaTeX by the loaded model with a
  * recognition prompt (main/core/ocr.ts builds the request and reads the answer).
  */
-import { decodeImage } from '../images/index.js';
+import { decodeImage } from '../../media/images/index.js';
 import { ocrRequest, readOcrAnswer } from '../ocr.js';
 import type { ServiceContext } from './context.js';
 import { ApiRequestError } from './errors.js';

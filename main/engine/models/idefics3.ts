@@ -20,35 +20,13 @@
  */
 import { Template } from '@huggingface/jinja';
 import type { ChatTurn } from '../protocol.js';
+import type { ChatPromptConfig } from '../package/manifest-types.js';
 import type { ImageGrid } from '../preprocess/idefics3.js';
 
 /** One chat message in the Hugging Face multimodal form the templates expect. */
 export interface ChatMessage {
   role: 'user' | 'assistant';
   content: ({ type: 'image' } | { type: 'text'; text: string })[];
-}
-
-/**
- * What a chat-template prompt is built from (the manifest's `prompt` for the idefics3 and llava
- * families).
- */
-export interface ChatPromptConfig {
-  kind: 'chat_template';
-  /** The Jinja chat template. */
-  chat_template: string;
-  /** Extra template variables: the tokenizer's special tokens (bos_token, eos_token, …), as transformers passes them. */
-  template_variables: Record<string, string>;
-  image_token: string;
-  image_token_id: number;
-  /**
-   * Idefics3: each image is expanded into tile blocks marked with these tokens (Idefics3Processor).
-   * Absent: each `<image>` becomes `<image>` × image_seq_len (LlavaProcessor).
-   */
-  tiles?: { fake_image_token: string; global_image_token: string };
-  /** Image tokens (and image_features rows) per tile (Idefics3) or per image (LLaVA). */
-  image_seq_len: number;
-  /** Whether the tokenizer's post-processor runs on the prompt (the processor tokenizes with add_special_tokens=True). */
-  add_special_tokens: boolean;
 }
 
 /**

@@ -10,7 +10,7 @@
  * "\nReference OCR token: " + the tokens joined by ", " to the question): inside the user turn,
  * after the question, encoded together with it: text(system) SOI image EOI USER text(q + ocr) BOT.
  */
-import type { OcrTextLayout, PromptLayout } from '../package/manifest.js';
+import type { OcrTextLayout, PromptLayout } from '../package/manifest-types.js';
 import type { ChatTurn } from '../protocol.js';
 
 /** One piece of the prompt, in order: token ids, a special embedding row, or an image's features. */

@@ -22,8 +22,20 @@ import path from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { DEFAULT_GENERATION_CONFIG } from '../generation/config.js';
 import { idefics3PreprocessConfig, Idefics3ConfigError } from '../preprocess/idefics3.js';
-import { compileChatTemplate, firstLine, type ChatPromptConfig } from '../models/idefics3.js';
-import { GRAPH_NAMES, ModelPackageError, type GenerationDefaults, type GraphName, type GraphSpec, type Idefics3Manifest, type LlavaManifest, type ModelManifest, type TextConfig } from './manifest.js';
+import { compileChatTemplate, firstLine } from '../models/idefics3.js';
+import { ModelPackageError } from './errors.js';
+import {
+  GRAPH_NAMES,
+  type ChatPromptConfig,
+  type GenerationDefaults,
+  type GraphDtype,
+  type GraphName,
+  type GraphSpec,
+  type Idefics3Manifest,
+  type LlavaManifest,
+  type ModelManifest,
+  type TextConfig,
+} from './manifest-types.js';
 import { llavaPreprocessConfig } from '../models/llava.js';
 
 /** transformers.js dtype names → onnx file suffix. */
@@ -36,8 +48,7 @@ export const DTYPE_SUFFIXES = {
   q4: '_q4',
   q4f16: '_q4f16',
   bnb4: '_bnb4',
-} as const;
-export type GraphDtype = keyof typeof DTYPE_SUFFIXES;
+} as const satisfies Record<GraphDtype, string>;
 const DTYPE_ORDER = Object.keys(DTYPE_SUFFIXES) as GraphDtype[];
 
 /** Which onnx variant to load: one dtype for every graph, or one per graph. */

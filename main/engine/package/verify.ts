@@ -6,7 +6,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { GRAPH_NAMES, loadManifest, ModelPackageError, type ModelManifest } from './manifest.js';
+import { loadManifest } from './manifest.js';
+import { ModelPackageError } from './errors.js';
+import { GRAPH_NAMES, type ModelManifest } from './manifest-types.js';
 import { checkGraphSignature, openSession } from '../session.js';
 import { adoptKvDtype } from './hf-folder.js';
 

@@ -12,7 +12,7 @@
  * the cost is bounded by the crop size (plus the filter's reach into the source), not by
  * the resized size: a 1×1,000,000 strip "resizes" to 336×336,000,000.
  */
-import type { DecodedImage } from '../../core/images/decode.js';
+import type { DecodedImage } from '../../media/images/decode.js';
 import { resizeBicubicPilWindow } from './resample.js';
 
 /**

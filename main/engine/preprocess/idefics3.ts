@@ -21,7 +21,7 @@
  * normalized floats for step 2 and the global image), so its pixel_values differ slightly from
  * these; its tile counts and prompts are the same.
  */
-import type { DecodedImage } from '../../core/images/decode.js';
+import type { DecodedImage } from '../../media/images/decode.js';
 import { pilFilterOf, resizePil, type PilFilter } from './resample.js';
 import { rescaleNormalizeOf, type RescaleNormalizeConfig } from './normalize-config.js';
 

@@ -4,7 +4,7 @@
  * to float32), normalize in float32 → pixel_values float32 [N,3,H,W]. Resizing is Pillow's to the
  * bit (resample.ts), so equal decoded pixels give HF's exact values.
  */
-import type { DecodedImage } from '../../core/images/decode.js';
+import type { DecodedImage } from '../../media/images/decode.js';
 import { pilFilterOf, resizePil, type PilFilter } from './resample.js';
 import { rescaleNormalizeOf, type RescaleNormalizeConfig } from './normalize-config.js';
 

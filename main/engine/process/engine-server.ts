@@ -17,10 +17,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { decodeImage, ImageInputError } from '../../core/images/index.js';
+import { decodeImage, ImageInputError } from '../../media/images/index.js';
 import { GenerationConfigError } from '../generation/index.js';
-import { GRAPH_NAMES, ModelPackageError, type GraphName } from '../package/manifest.js';
-import { DTYPE_SUFFIXES, type GraphDtype } from '../package/hf-folder.js';
+import { ModelPackageError } from '../package/errors.js';
+import { GRAPH_NAMES, type GraphDtype, type GraphName } from '../package/manifest-types.js';
+import { DTYPE_SUFFIXES } from '../package/hf-folder.js';
 import { BadRequestError, VlmPipeline } from '../pipeline.js';
 import { sharedTextOcrEngine, TextOcrCancelledError, TextOcrModelError, type TextOcrEngine } from '../text-ocr/index.js';
 import type { EngineErrorCode, EngineEvent, EngineRequest, RecognizeTextResult } from '../protocol.js';

@@ -2,7 +2,7 @@
  * Page text OCR: the text of a scanned or photographed page, line by line with boxes and
  * confidences, blocks in reading order, whole-page rotation detected and corrected.
  *
- *   decode (core/images decodeImage: EXIF orientation, CMYK/16-bit/1-bit/alpha → 8-bit sRGB)
+ *   decode (media/images decodeImage: EXIF orientation, CMYK/16-bit/1-bit/alpha → 8-bit sRGB)
  *   → detect (detect.ts, DB on PP-OCRv4 det)
  *   → orientation (orientation.ts; sideways pages are turned and detected again)
  *   → recognise (recognize.ts, PP-OCRv4 rec, CTC greedy)
@@ -14,7 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { decodeImage, type DecodedImage, type DecodeOptions } from '../../core/images/decode.js';
+import { decodeImage, type DecodedImage, type DecodeOptions } from '../../media/images/decode.js';
 import { dbPostprocess, detPreprocess, type DetectedBox, type DetectOptions, type RgbImage } from './detect.js';
 import { bounds, canonicalRect, middleWindow, rectToQuad, turnQuad, unrotatePoint, type Point, type Quad, type RotatedRect } from './geometry.js';
 import { readingOrder, type Segment } from './layout.js';

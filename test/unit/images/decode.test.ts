@@ -9,8 +9,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { decodeImage } from '../../../main/core/images/decode.js';
-import { ImageInputError, type ImageInputErrorCode } from '../../../main/core/images/errors.js';
+import { decodeImage } from '../../../main/media/images/decode.js';
+import { ImageInputError, type ImageInputErrorCode } from '../../../main/media/images/errors.js';
 import { pngHeaderOnly } from '../../helpers/images.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

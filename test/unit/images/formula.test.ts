@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { decodeImage, type DecodedImage } from '../../../main/core/images/index.js';
-import { ImageInputError } from '../../../main/core/images/errors.js';
-import { analyseFormulaImage, checkFormulaImage, MAX_ASPECT, MIN_SIDE, prepareFormulaImage } from '../../../main/core/images/formula.js';
+import { decodeImage, type DecodedImage } from '../../../main/media/images/index.js';
+import { ImageInputError } from '../../../main/media/images/errors.js';
+import { analyseFormulaImage, checkFormulaImage, MAX_ASPECT, MIN_SIDE, prepareFormulaImage } from '../../../main/media/images/formula.js';
 import { REAL_DATA_DIR } from '../../fixtures/reference-cases.js';
 
 const printed = (name: string) => path.join(REAL_DATA_DIR, 'printed-math', name);

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { decodeImage, type DecodedImage } from '../../../main/core/images/decode.js';
+import { decodeImage, type DecodedImage } from '../../../main/media/images/decode.js';
 import { CLIP_VIT_L14_336, clipPreprocess, clipPreprocessBatch, clipResizeSize, type ClipPreprocessConfig } from '../../../main/engine/preprocess/clip.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -18,7 +18,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import type { DecodedImage } from '../../../main/core/images/decode.js';
+import type { DecodedImage } from '../../../main/media/images/decode.js';
 import { CLIP_VIT_L14_336, clipPreprocess, clipPreprocessBatch, clipResizeSize, type ClipPreprocessConfig } from '../../../main/engine/preprocess/clip.js';
 import { MAX_RESAMPLE_BYTES, resizeBicubicPil, resizeBicubicPilWindow, type ResizeWindow } from '../../../main/engine/preprocess/resample.js';
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { decodeImage } from '../../../main/core/images/decode.js';
+import { decodeImage } from '../../../main/media/images/decode.js';
 import { TextOcrCancelledError, TextOcrModelError, recognizePageText, sharedTextOcrEngine } from '../../../main/engine/text-ocr/index.js';
 import { TextOcrEngine } from '../../../main/engine/text-ocr/engine.js';
 import { paragraph, renderPage } from './pages.js';

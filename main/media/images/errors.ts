@@ -14,7 +14,7 @@ export type ImageInputErrorCode =
   | 'too_large_file'
   | 'unsupported_format'
   | 'not_found'
-  /** Decodes, but cannot hold a formula: too small, too thin, or blank (see core/images/formula.ts). */
+  /** Decodes, but cannot hold a formula: too small, too thin, or blank (see media/images/formula.ts). */
   | 'degenerate';
 
 /**

@@ -3,6 +3,7 @@
  * module that asks: under tsx the sources sit in main/…, once built in dist/main/…, and packaged
  * inside app.asar (Electron's fs reads from it; native code such as onnxruntime cannot, so read
  * the bytes in JS and hand them over).
+ * Rule: every layer (core, engine, cli, server, app) may import main/base; main/base imports none of them.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
