@@ -36,6 +36,14 @@ export interface AttachmentInfo {
   url: string;
 }
 
+/**
+ * What an answer is doing before and while it streams: `reading-image-text` (page text of its
+ * images, for models that take it in the prompt), `queued` (another answer is still running in the
+ * engine), `encoding-image` (the vision encoder, then the prompt), `prefill` (reading the prompt,
+ * no image), `streaming` (tokens arrive).
+ */
+export type GenerationPhase = 'reading-image-text' | 'queued' | 'encoding-image' | 'prefill' | 'streaming';
+
 /** One message of a conversation. */
 export interface Message {
   id: string;
@@ -379,6 +387,8 @@ export interface ApiEvents {
   'generation.token': { messageId: string; text: string };
   /** The answer ended (complete, partial when stopped, or error). */
   'generation.done': { message: Message };
+  /** What a running answer is doing now (see GenerationPhase); every phase can be stopped. */
+  'generation.phase': { messageId: string; phase: GenerationPhase };
   /**
    * A conversation was created, renamed, pinned, filed, set up or deleted (`summary` null), by
    * this window or another (a second browser tab, the quick-ask window): lists stay in step.
@@ -441,7 +451,7 @@ export const CALL_NAMES = [
   'capture.start',
 ] as const satisfies readonly CallName[];
 
-export const EVENT_NAMES = ['generation.token', 'generation.done', 'conversations.changed', 'models.status', 'capture.attached', 'capture.status', 'capture.pick', 'attachments.text', 'models.progress', 'models.installed'] as const satisfies readonly EventName[];
+export const EVENT_NAMES = ['generation.token', 'generation.done', 'generation.phase', 'conversations.changed', 'models.status', 'capture.attached', 'capture.status', 'capture.pick', 'attachments.text', 'models.progress', 'models.installed'] as const satisfies readonly EventName[];
 
 /** An error a call ends with; `message` is one line for the user. */
 export interface ApiErrorPayload {

@@ -2,18 +2,20 @@
  * Answering: the generation calls (send, stop, regenerate, edit and resend). A question is
  * stored, then answered by the engine into a new assistant message whose text streams as
  * `generation.token` events and ends with `generation.done` (complete, partial when stopped or
- * the engine crashed, or error). The prompt holds the branch's earlier turns, its latest images
+ * the engine crashed, or error); `generation.phase` says what it is doing before its first token
+ * (reading the images' text, waiting behind another answer, encoding the image / reading the
+ * prompt) and when it streams. It can be stopped in every phase. The prompt holds the branch's earlier turns, its latest images
  * and, where the model takes them, their OCR tokens.
  */
 import { randomInt } from 'node:crypto';
-import type { Message as ApiMessage } from '../../api/contract.js';
+import type { Message as ApiMessage, GenerationPhase } from '../../api/contract.js';
 import type { ChatTurn, GenerateResult } from '../../engine/protocol.js';
 import type { Message } from '../store/index.js';
 import type { Attachments } from './attachments.js';
 import type { ServiceContext } from './context.js';
 import type { Conversations } from './conversations.js';
 import { pathTo, toMessage } from './convert.js';
-import { EngineError } from './engine-port.js';
+import { EngineError, type Cancellable } from './engine-port.js';
 import { ApiRequestError } from './errors.js';
 import type { Handlers } from './handlers.js';
 import type { ImageTexts } from './image-text.js';
@@ -28,6 +30,11 @@ const MAX_IMAGES_PER_MESSAGE = 8;
  * parameters, a common choice for local chat), one beam; each regenerate draws a new seed.
  */
 const REGENERATE_SAMPLING = { do_sample: true, num_beams: 1, temperature: 0.8, top_p: 0.9 } as const;
+
+/** What a generation handle's result is when the answer was stopped before the engine started it. */
+function cancelledResult(): GenerateResult {
+  return { finish_reason: 'cancelled' } as GenerateResult;
+}
 
 /** What answering uses of the other domains. */
 export interface GenerationDeps {
@@ -67,33 +74,57 @@ export function createGeneration(ctx: ServiceContext, { loaded, texts, attachmen
   const answer = async (conversationId: number, userMessage: Message, resample = false): Promise<ApiMessage> => {
     const messages = store.getConversation(conversationId)!.messages;
     const { history, images } = contextFor(messages, userMessage);
-    const ocrText = await texts.ocrTextFor(
-      conversationId,
-      images.map((i) => i.sha256),
-      loaded.takesOcrText(),
-    );
+    // The answer exists, and can be stopped, from the start: before its images' text is read
+    // (seconds for a page) and while it waits behind another answer, not only once it streams.
     const writer = store.beginAssistantMessage(conversationId, loaded.status().name, { parentId: userMessage.id });
     const messageId = writer.messageId;
+    const id = String(messageId);
+    const phase = (p: GenerationPhase): void => emit('generation.phase', { messageId: id, phase: p });
+    const stopped = new AbortController();
+    let running: Cancellable<GenerateResult> | undefined;
+    let resolve!: (r: GenerateResult | undefined) => void;
+    let reject!: (e: unknown) => void;
+    const result = new Promise<GenerateResult | undefined>((res, rej) => ((resolve = res), (reject = rej)));
+    const handleResult = result.then((r) => r ?? cancelledResult());
+    handleResult.catch(() => undefined); // the failure is handled by finish() below
+    active.set(messageId, {
+      result: handleResult,
+      cancel: () => {
+        stopped.abort();
+        running?.cancel();
+      },
+    });
     const { settings } = ctx;
-    const handle = engine.generate(
-      {
-        images: images.map(({ path }) => ({ path })),
-        question: userMessage.content,
-        history,
-        ...(ocrText ? { ocr_text: ocrText } : {}),
-        generation: resample
-          ? { max_new_tokens: settings.maxNewTokens, ...REGENERATE_SAMPLING, seed: randomInt(0x1_0000_0000) }
-          : settings.decoding === 'greedy'
-            ? { max_new_tokens: settings.maxNewTokens, do_sample: false, num_beams: 1 }
-            : { max_new_tokens: settings.maxNewTokens },
-      },
-      (_id, text) => {
-        if (!text) return;
-        writer.append(text);
-        emit('generation.token', { messageId: String(messageId), text });
-      },
-    );
-    active.set(messageId, handle);
+    const start = async (): Promise<void> => {
+      const readsText = loaded.takesOcrText() && images.length > 0;
+      if (readsText) phase('reading-image-text');
+      const ocrText = await texts.ocrTextFor(conversationId, images.map((i) => i.sha256), loaded.takesOcrText(), stopped.signal);
+      if (stopped.signal.aborted) return resolve(undefined);
+      // Another answer still running in the engine: this one waits behind it.
+      phase([...active.keys()].some((other) => other !== messageId && other < messageId) ? 'queued' : images.length > 0 ? 'encoding-image' : 'prefill');
+      let first = true;
+      running = engine.generate(
+        {
+          images: images.map(({ path }) => ({ path })),
+          question: userMessage.content,
+          history,
+          ...(ocrText ? { ocr_text: ocrText } : {}),
+          generation: resample
+            ? { max_new_tokens: settings.maxNewTokens, ...REGENERATE_SAMPLING, seed: randomInt(0x1_0000_0000) }
+            : settings.decoding === 'greedy'
+              ? { max_new_tokens: settings.maxNewTokens, do_sample: false, num_beams: 1 }
+              : { max_new_tokens: settings.maxNewTokens },
+        },
+        (_id, text) => {
+          if (!text) return;
+          if (first) phase('streaming');
+          first = false;
+          writer.append(text);
+          emit('generation.token', { messageId: id, text });
+        },
+      );
+      running.result.then(resolve, reject);
+    };
     const finish = (result: GenerateResult | undefined, err: unknown): void => {
       active.delete(messageId);
       try {
@@ -101,14 +132,14 @@ export function createGeneration(ctx: ServiceContext, { loaded, texts, attachmen
         // was streamed is kept as 'partial' (with the reason), never marked a failed answer.
         if (err instanceof EngineError && err.code === 'crashed') writer.interrupt(err.message);
         else if (err) writer.fail(err instanceof Error ? err.message : String(err));
-        else if (result!.finish_reason === 'cancelled') writer.interrupt();
+        else if (result === undefined || result.finish_reason === 'cancelled') writer.interrupt();
         else {
           writer.complete({
-            timeToFirstTokenMs: result!.timings.ttft_ms,
-            totalMs: result!.timings.total_ms,
-            promptTokens: result!.prompt_length,
-            completionTokens: result!.token_ids.length,
-            ...(result!.ocr ? { ocrTokens: result!.ocr.tokens } : {}),
+            timeToFirstTokenMs: result.timings.ttft_ms,
+            totalMs: result.timings.total_ms,
+            promptTokens: result.prompt_length,
+            completionTokens: result.token_ids.length,
+            ...(result.ocr ? { ocrTokens: result.ocr.tokens } : {}),
           });
         }
       } catch {
@@ -118,10 +149,11 @@ export function createGeneration(ctx: ServiceContext, { loaded, texts, attachmen
       const stored = store.getConversation(conversationId)?.messages.find((m) => m.id === messageId);
       if (stored) emit('generation.done', { message: toMessage(stored) });
     };
-    handle.result.then(
+    result.then(
       (r) => finish(r, undefined),
       (e: unknown) => finish(undefined, e),
     );
+    start().catch(reject);
     const created = store.getConversation(conversationId)!.messages.find((m) => m.id === messageId)!;
     return toMessage(created);
   };

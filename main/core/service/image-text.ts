@@ -28,9 +28,10 @@ export interface ImageTexts {
    * OCR tokens for a question of conversation `conversationId` with images `images` (sha256s):
    * each image's recognised text (null for none) when the conversation's setting and its images
    * call for them and the model places them (`takesOcrText`); undefined for no OCR tokens. Waits
-   * at most OCR_WAIT_MS for the texts.
+   * at most OCR_WAIT_MS for the texts, and no longer once `signal` aborts (the answer was
+   * stopped: undefined; the reading itself goes on, for search and the viewer).
    */
-  ocrTextFor(conversationId: number, images: readonly string[], takesOcrText: boolean): Promise<(string | null)[] | undefined>;
+  ocrTextFor(conversationId: number, images: readonly string[], takesOcrText: boolean, signal?: AbortSignal): Promise<(string | null)[] | undefined>;
   /** Stop every reading in progress (close). */
   cancelAll(): void;
   handlers: Pick<Handlers, 'attachments.text'>;
@@ -69,13 +70,18 @@ export function createImageTexts(ctx: ServiceContext): ImageTexts {
 
   return {
     read,
-    async ocrTextFor(conversationId, images, takesOcrText) {
+    async ocrTextFor(conversationId, images, takesOcrText, signal) {
       const setting = store.getConversation(conversationId)?.ocrTokens ?? 'auto';
-      if (!takesOcrText || setting === 'off' || images.length === 0) return undefined;
+      if (!takesOcrText || setting === 'off' || images.length === 0 || signal?.aborted) return undefined;
       const stopWaiting = new AbortController();
+      const onStop = (): void => stopWaiting.abort();
+      signal?.addEventListener('abort', onStop, { once: true });
       const timeout = delay(OCR_WAIT_MS, undefined, { signal: stopWaiting.signal }).catch(() => undefined);
-      const texts = await Promise.race([Promise.all(images.map(read)), timeout]).finally(() => stopWaiting.abort());
-      if (!texts || !useOcrTokens(setting, texts)) return undefined;
+      const texts = await Promise.race([Promise.all(images.map(read)), timeout]).finally(() => {
+        stopWaiting.abort();
+        signal?.removeEventListener('abort', onStop);
+      });
+      if (!texts || signal?.aborted || !useOcrTokens(setting, texts)) return undefined;
       return texts.map((t) => (t.status === 'done' && t.text.trim() ? t.text : null));
     },
     cancelAll() {

@@ -8,7 +8,7 @@
  * held for a while and applied when the message appears.
  */
 import { SvelteMap, SvelteSet } from 'svelte/reactivity';
-import type { Conversation, ConversationSummary, Message, OcrTokensSetting, OmniFusionApi, SearchHit } from '../../../main/api/contract';
+import type { Conversation, ConversationSummary, GenerationPhase, Message, OcrTokensSetting, OmniFusionApi, SearchHit } from '../../../main/api/contract';
 import { errorMessage } from '../platform/errors';
 import { isConnectionAware } from '../platform/web-bridge';
 import { childrenOf, descendantsOf, forkOf, versionsOf, visiblePath, type BranchChoices, type Versions } from '../branches';
@@ -49,6 +49,8 @@ class ChatState {
    * answers one request at a time, so a newer one waits until the older ones are done.
    */
   active = new SvelteMap<string, { since: number; last: number }>();
+  /** What each running answer is doing (generation.phase), until it ends. */
+  phases = new SvelteMap<string, GenerationPhase>();
   /** A send/regenerate/edit call is on its way. */
   busy = $state(false);
   /** Message to scroll to and highlight (from a search hit). */
@@ -126,6 +128,10 @@ class ChatState {
     this.#initRoute();
     api.on('generation.token', ({ messageId, text }) => this.#onToken(messageId, text));
     api.on('generation.done', ({ message }) => this.#onDone(message));
+    api.on('generation.phase', ({ messageId, phase }) => {
+      this.phases.set(messageId, phase);
+      this.#markActive(messageId);
+    });
     api.on('conversations.changed', ({ id, summary }) => this.#applyChange(id, summary));
     if (isConnectionAware(api)) {
       let wasDown = false;
@@ -480,6 +486,7 @@ class ChatState {
 
   #onDone(final: Message): void {
     this.active.delete(final.id);
+    this.phases.delete(final.id);
     const current = this.current;
     const i = current ? current.messages.findIndex((m) => m.id === final.id) : -1;
     if (current && i >= 0) {
