@@ -5,7 +5,7 @@
  * Exit codes: 0 done, 1 bad input / model / engine failure, 2 usage, 130 stopped by Ctrl+C, 70 our bug.
  */
 import { questionTooLong } from '../api/limits.js';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,23 +26,38 @@ import type { ChatTurn } from '../engine/protocol.js';
 import { isImageInputError } from '../media/images/errors.js';
 import { checkImageFile } from '../media/images/decode.js';
 import { OcrUsageError, checkOcrFlags, ocr, type OcrOptions } from './ocr.js';
+import { DEFAULT_DEVICE, DEVICE_HELP, loadNote } from './device.js';
 import { TextOcrModelError } from '../engine/text-ocr/index.js';
 import { OCR_FORMATS } from '../core/ocr.js';
 import { CatalogError, DTYPES, ModelError, type Dtype } from '../core/models/index.js';
-import { ModelsUsageError, hubFromEnv, importCommand, listModels, pullCommand, removeCommand, resolveCatalogPath, resolveModelArg, resolveModelsDir } from './models.js';
+import { ModelsUsageError, hubFromEnv, importCommand, listModels, noModelMessage, pullCommand, removeCommand, resolveCatalogPath, resolveModelArg, resolveModelsDir } from './models.js';
 
 /** A mistake in how the command was called; printed as one line, exit code 2. */
 class UsageError extends Error {}
 
 const EXIT_INTERRUPTED = 130;
 
-/** Commander argument parser for a number; `check` returns the rule the value breaks, if any. */
+/**
+ * Commander argument parser for a number that `ok` accepts.
+ * @throws UsageError `<flag> must be <rule>, got "<value>"` (not commander's InvalidArgumentError,
+ *   which commander would print after its own "option '<flag> <n>' argument '<value>' is invalid.").
+ */
 function numberOption(flag: string, rule: string, ok: (n: number) => boolean) {
   return (value: string): number => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new InvalidArgumentError(`${flag} must be ${rule}, got "${value}"`);
+    if (value.trim() === '' || !Number.isFinite(n) || !ok(n)) throw new UsageError(`${flag} must be ${rule}, got "${value}"`);
     return n;
   };
+}
+
+/**
+ * One line of a commander error: `error: ` becomes `omnifusion: `, and the suggestion commander
+ * puts on a second line (`(Did you mean --model?)`, for an unknown option or command) is kept on it.
+ */
+export function commanderErrorLine(text: string): string {
+  const [first = '', ...rest] = text.split('\n');
+  const suggestion = rest.map((l) => /^\(Did you mean (.+)\?\)$/.exec(l.trim())?.[1]).find((s) => s !== undefined);
+  return `${first.replace(/^error: /, 'omnifusion: ')}${suggestion ? ` (did you mean ${suggestion}?)` : ''}\n`;
 }
 
 const wholeAtLeast = (flag: string, min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -65,6 +80,8 @@ interface AskOptions {
   greedy?: boolean;
   json?: boolean;
   device: ExecutionProvider;
+  /** Whether --device was typed (a fallback note is printed then, not for the default auto). */
+  deviceTyped?: boolean;
   threads?: number;
   ocrTokens?: boolean;
   /** The onnx variant of an onnx-community folder to load (fp32, fp16, int8, …). */
@@ -157,7 +174,13 @@ let outputName = 'the output';
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff', '.avif', '.heic', '.heif']);
 
 async function ask(inputs: string[], o: AskOptions): Promise<number> {
-  if (inputs.length < 2) throw new UsageError('give at least one image and then the question: omnifusion ask <image>... "<question>"');
+  if (inputs.length < 2) {
+    const only = inputs[0] ?? '';
+    const looksLikeImage = (await isFile(only)) || IMAGE_EXTENSIONS.has(path.extname(only).toLowerCase());
+    throw new UsageError(
+      looksLikeImage ? `the question is missing: put it after the image: omnifusion ask ${only} "<question>"` : 'give at least one image and then the question: omnifusion ask <image>... "<question>"',
+    );
+  }
   const question = inputs[inputs.length - 1]!;
   if (!question.trim()) throw new UsageError('the question is empty');
   const tooLong = questionTooLong(question);
@@ -172,13 +195,14 @@ async function ask(inputs: string[], o: AskOptions): Promise<number> {
   outputName = 'the answer';
   const images = inputs.slice(0, -1).map((p) => ({ path: p }));
   const modelArg = o.model ?? process.env.OMNIFUSION_MODEL;
-  if (!modelArg) throw new UsageError('no model: pass --model DIR or set OMNIFUSION_MODEL (try --model test/fixtures/models/omnifusion-tiny)');
+  const modelsDir = resolveModelsDir(undefined, defaultDataDir());
+  if (!modelArg) throw new UsageError(await noModelMessage(modelsDir));
   const generation = generationOverrides(o);
   const history = o.history ? await readHistory(o.history) : undefined;
   // Each image is checked (exists, a regular file, not over the size limit) before the engine starts:
   // a device such as /dev/zero, a FIFO or a folder is refused without being read.
   for (const image of images) await checkImageFile(image.path);
-  const model = await resolveModelArg(modelArg, resolveModelsDir(undefined, defaultDataDir()));
+  const model = await resolveModelArg(modelArg, modelsDir);
   if (model.problem !== undefined) throw new ModelPackageError(model.problem);
   const modelDir = model.dir;
   const host = new EngineHost();
@@ -193,7 +217,8 @@ async function ask(inputs: string[], o: AskOptions): Promise<number> {
   process.on('SIGINT', onSigint);
   try {
     const info = await host.load(modelDir, o.device, o.threads, o.dtype ? { dtype: o.dtype } : {});
-    if (info.note) process.stderr.write(`note: ${info.note}\n`);
+    const note = loadNote(info.note, o.device, o.deviceTyped === true);
+    if (note) process.stderr.write(note);
     let ocrText: string[] | undefined;
     if (o.ocrTokens) {
       if (!info.ocr_text_position) {
@@ -381,7 +406,7 @@ export function buildProgram(run: (code: Promise<number>) => void, version: stri
     .description('OmniFusion Desktop: ask a local vision-language model about images')
     .version(version, '-V, --version')
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text.split('\n')[0]!.replace(/^error: /, 'omnifusion: ') + '\n') });
+    .configureOutput({ outputError: (text, write) => write(commanderErrorLine(text)) });
   program
     .command('ask')
     .description('answer a question about one or more images, streaming the answer to stdout')
@@ -399,10 +424,10 @@ export function buildProgram(run: (code: Promise<number>) => void, version: stri
     .option('--history <file>', 'JSON file of earlier turns: [{"question": "...", "answer": "..."}]')
     .option('--ocr-tokens', "read each image's text first (built-in text OCR) and add it to the prompt where the model's manifest says, as OmniFusion's paper does for TextVQA")
     .option('--json', 'print one JSON object with the answer, token ids, model, dtype, execution provider, where the KV cache lived and timings (with --ocr-tokens also ocr_text, per image)')
-    .addOption(new Option('--device <ep>', 'execution provider (falls back to cpu with a note)').choices(EXECUTION_PROVIDERS).default('cpu'))
+    .addOption(new Option('--device <ep>', DEVICE_HELP).choices(EXECUTION_PROVIDERS).default(DEFAULT_DEVICE))
     .option('--threads <n>', 'onnxruntime intra-op threads (default: chosen by onnxruntime)', wholeAtLeast('--threads', 1, MAX_THREADS))
     .addOption(new Option('--dtype <dtype>', `which onnx variant of an onnx-community model folder to load (default: the first present of ${Object.keys(DTYPE_SUFFIXES).join(', ')}); an OmniFusion package has one, fp32 or fp16`).choices(DTYPES))
-    .action((inputs: string[], o: AskOptions) => run(ask(inputs, o)));
+    .action((inputs: string[], o: AskOptions, command: Command) => run(ask(inputs, { ...o, deviceTyped: command.getOptionValueSource('device') === 'cli' })));
   program
     .command('serve')
     .description('serve the chat window and its API to a browser (loopback only by default; the printed URL carries the access token)')
@@ -424,12 +449,13 @@ export function buildProgram(run: (code: Promise<number>) => void, version: stri
     .option('-m, --model <dir>', 'model package folder (default: $OMNIFUSION_MODEL)')
     .addOption(new Option('--format <format>', 'output: LaTeX, $…$, $$…$$, MathML, or JSON with validity and timings').choices(OCR_FORMATS).default('latex'))
     .option('--max-new-tokens <n>', 'most tokens to generate', wholeAtLeast('--max-new-tokens', 1, 32768))
-    .addOption(new Option('--device <ep>', 'execution provider (falls back to cpu with a note)').choices(EXECUTION_PROVIDERS).default('cpu'))
+    .addOption(new Option('--device <ep>', `${DEVICE_HELP} (--text runs on cpu)`).choices(EXECUTION_PROVIDERS).default(DEFAULT_DEVICE))
     .option('--threads <n>', 'onnxruntime intra-op threads (default: chosen by onnxruntime)', wholeAtLeast('--threads', 1, MAX_THREADS))
     .action((image: string, o: OcrOptions, command: Command) => {
-      checkOcrFlags(o, (key) => command.getOptionValueSource(key) === 'cli');
+      const typed = (key: keyof OcrOptions): boolean => command.getOptionValueSource(key) === 'cli';
+      checkOcrFlags(o, typed);
       outputName = 'the result';
-      run(ocr(image, o, stdout.write));
+      run(ocr(image, { ...o, deviceTyped: typed('device') }, stdout.write));
     });
   const models = program
     .command('models')

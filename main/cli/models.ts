@@ -20,11 +20,13 @@ import {
   DEFAULT_CATALOG_PATH,
   DEFAULT_HUB_URL,
   ModelError,
+  defaultModelId,
   describeImportCheck,
   findModel,
   formatBytes,
   importModel,
   isAlreadyInstalled,
+  listInstalled,
   loadCatalog,
   pullModel,
   readInstalled,
@@ -60,6 +62,27 @@ export async function resolveModelArg(value: string, modelsDir: string): Promise
   const installed = await readInstalled(modelsDir, value).catch(() => undefined);
   if (installed) return { dir: installed.dir };
   return { problem: `model folder not found: ${path.resolve(value)} (and no installed model has that id; see omnifusion models list)` };
+}
+
+/**
+ * The one-line refusal of `ask` / `ocr` run without a model (no --model, no $OMNIFUSION_MODEL),
+ * saying what to do next: use an installed model by its id (the default one first), else download
+ * the default (the `*` of `omnifusion models list`: catalog.ts defaultModelChoice for this
+ * machine's memory, CPU) with `omnifusion models pull <id>`. Without a readable catalog it points
+ * at `omnifusion models list`. Never throws.
+ * @param modelsDir the installed models folder (resolveModelsDir).
+ */
+export async function noModelMessage(modelsDir: string): Promise<string> {
+  const orFolder = 'or pass --model DIR (a model folder) or set OMNIFUSION_MODEL';
+  const defaultId = await loadCatalog(resolveCatalogPath(undefined)).then(
+    (catalog) => defaultModelId(catalog, { ramBytes: os.totalmem(), gpu: false }),
+    () => undefined,
+  );
+  const installed = (await listInstalled(modelsDir).catch(() => [])).map((m) => m.id);
+  const use = installed.includes(defaultId ?? '') ? defaultId : installed[0];
+  if (use) return `no model: pass --model ${use} (installed; see omnifusion models list), ${orFolder}`;
+  if (defaultId) return `no model: download the default one with \`omnifusion models pull ${defaultId}\` and pass --model ${defaultId}, ${orFolder}`;
+  return `no model: download one (see omnifusion models list, then omnifusion models pull ID), ${orFolder}`;
 }
 
 /** The models folder: --models-dir, else $OMNIFUSION_MODELS_DIR, else `<dataDir>/models`. */

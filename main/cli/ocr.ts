@@ -17,7 +17,8 @@ import type { ExecutionProvider } from '../engine/session.js';
 import { recognizePageText } from '../engine/text-ocr/index.js';
 import { ModelPackageError } from '../engine/package/manifest.js';
 import { defaultDataDir } from '../core/paths.js';
-import { resolveModelArg, resolveModelsDir } from './models.js';
+import { noModelMessage, resolveModelArg, resolveModelsDir } from './models.js';
+import { loadNote } from './device.js';
 
 /** A mistake in how `ocr` was called; printed as one line, exit code 2. */
 export class OcrUsageError extends Error {}
@@ -27,6 +28,8 @@ export interface OcrOptions {
   format: OcrFormat;
   maxNewTokens?: number;
   device: ExecutionProvider;
+  /** Whether --device was typed (a fallback note is printed then, not for the default auto). */
+  deviceTyped?: boolean;
   threads?: number;
   /** Read the text of a page instead of a formula. */
   text?: boolean;
@@ -45,8 +48,8 @@ const FORMULA_ONLY = { model: '--model', format: '--format', maxNewTokens: '--ma
 export function checkOcrFlags(o: OcrOptions, given: (key: keyof OcrOptions) => boolean): void {
   if (o.text) {
     for (const [key, flag] of Object.entries(FORMULA_ONLY) as [keyof typeof FORMULA_ONLY, string][]) {
-      // --device cpu is what --text runs on anyway.
-      if (given(key) && !(key === 'device' && o.device === 'cpu')) {
+      // --text runs on the CPU: --device cpu, or auto (the default, typed or not), says nothing else.
+      if (given(key) && !(key === 'device' && (o.device === 'cpu' || o.device === 'auto'))) {
         throw new OcrUsageError(`${flag} is for formula OCR; --text uses the built-in text models${key === 'format' ? ' (add --json for JSON)' : ''}`);
       }
     }
@@ -85,15 +88,17 @@ export async function ocr(image: string, o: OcrOptions, write: (text: string) =>
   const decoded = await decodeImage(image);
   checkFormulaImage(decoded, name);
   const modelArg = o.model ?? process.env.OMNIFUSION_MODEL;
-  if (!modelArg) throw new OcrUsageError('no model: pass --model DIR or set OMNIFUSION_MODEL (try --model test/fixtures/models/omnifusion-tiny)');
-  const model = await resolveModelArg(modelArg, resolveModelsDir(undefined, defaultDataDir()));
+  const modelsDir = resolveModelsDir(undefined, defaultDataDir());
+  if (!modelArg) throw new OcrUsageError(await noModelMessage(modelsDir));
+  const model = await resolveModelArg(modelArg, modelsDir);
   if (model.problem !== undefined) throw new ModelPackageError(model.problem);
   const modelDir = model.dir;
   const { request, notes } = await ocrRequest(decoded, { name, modelDir, ...(o.maxNewTokens !== undefined ? { maxNewTokens: o.maxNewTokens } : {}) });
   const host = new EngineHost();
   try {
     const info = await host.load(modelDir, o.device, o.threads);
-    if (info.note) process.stderr.write(`note: ${info.note}\n`);
+    const note = loadNote(info.note, o.device, o.deviceTyped === true);
+    if (note) process.stderr.write(note);
     const result = await host.generate(request, () => undefined).result;
     const { latex, valid, error } = readOcrAnswer(result.answer);
     if (o.format === 'json') {

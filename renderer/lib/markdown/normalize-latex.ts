@@ -4,6 +4,7 @@
 // equation OCR output alike.
 
 import katex from 'katex';
+import { COLUMN_SPEC_ENVS, expandColumnSpec } from './column-spec.js';
 
 /** A kind of rewrite the pass can apply; reported so callers can see what changed. */
 export type NormalizeKind =
@@ -16,7 +17,8 @@ export type NormalizeKind =
   | 'tag'
   | 'macro-definition'
   | 'glued-command'
-  | 'row-spacing';
+  | 'row-spacing'
+  | 'column-spec';
 
 /** Options of {@link normalizeLatex}. */
 export interface NormalizeOptions {
@@ -158,7 +160,8 @@ const CONTROL_WORD = /\\[A-Za-z]+/y;
  * commands mapped, text boxes made `\text`, display-only environments rewritten (or the
  * formula promoted to display), `\tag` dropped where KaTeX forbids it, macro definitions
  * made to agree with what is already defined, glued command names split, bad `\\[…]`
- * row spacing repaired and unusual whitespace made plain.
+ * row spacing repaired, `*{n}{spec}` in array column specs expanded (column-spec.ts) and
+ * unusual whitespace made plain.
  */
 export function normalizeLatex(src: string, opts: NormalizeOptions): NormalizedLatex {
   const kinds = new Set<NormalizeKind>();
@@ -479,7 +482,8 @@ class Rewriter {
     if (!arg || !endArg) return this.keepAsIs(toks, i, out);
     const rowTags = this.display && ROW_TAG_ENVS.has(name);
     if (rowTags) this.rowTagDepth++;
-    const inner = this.math(toks, arg.end, end);
+    const spec = this.columnSpec(toks, arg.end, end, name);
+    const inner = [...spec.toks, ...this.math(toks, spec.end, end)];
     if (rowTags) this.rowTagDepth--;
     const rewrite = (this.display ? ANY_MODE_REWRITES : INLINE_REWRITES)[name];
     if (!rewrite) {
@@ -497,6 +501,20 @@ class Rewriter {
       out.push({ text: '{', word: false }, ...inner, { text: '}', word: false });
     }
     return endArg.end;
+  }
+
+  // (h) `*{n}{spec}` in the column specification of an array-like environment whose body
+  // starts at `from`, expanded: the rewritten specification (none when it stays as written)
+  // and where the rest of the body starts.
+  private columnSpec(toks: readonly Tok[], from: number, end: number, name: string): { toks: Tok[]; end: number } {
+    const unchanged = { toks: [], end: from };
+    if (!COLUMN_SPEC_ENVS.has(name)) return unchanged;
+    const spec = readArg(toks, from);
+    if (!spec || spec.end > end || toks[spec.from - 1]?.text !== '{') return unchanged;
+    const expanded = expandColumnSpec(textOf(toks, spec.from, spec.to));
+    if (expanded === null) return unchanged;
+    this.kinds.add('column-spec');
+    return { toks: [...toks.slice(from, spec.from), ...lex(expanded), { text: '}', word: false }], end: spec.end };
   }
 
   // (d) KaTeX takes \tag only in display math, and only one per equation outside

@@ -8,16 +8,20 @@
 import MarkdownIt from 'markdown-it';
 import type { Token } from 'markdown-it';
 import { escapeHtml } from 'markdown-it/lib/common/utils.mjs';
-import type { KatexMacros } from './formula.js';
+import { renderFormula, type KatexMacros } from './formula.js';
 import { mathPlugin, opensUnclosedDisplayMath, type MathEnv } from './math.js';
+import { rawHtmlPlugin } from './raw-html.js';
 import { sanitize, type WindowLike } from './sanitize.js';
 
 /** Options of {@link renderMarkdown} and {@link StreamingRenderer}. */
 export interface RenderOptions {
   /** The window whose DOM sanitizes; defaults to the global `window` (the browser's). */
   window?: WindowLike;
-  /** Macros every formula of the document may use, e.g. `{ '\\R': '\\mathbb{R}' }`. */
-  macros?: Readonly<Record<string, string>>;
+  /**
+   * Macros every formula of the document may use, e.g. `{ '\\R': '\\mathbb{R}' }`, or those
+   * earlier answers of the conversation defined (conversationMacros). Copied, never changed.
+   */
+  macros?: Readonly<KatexMacros>;
 }
 
 /** Options of {@link StreamingRenderer}. */
@@ -43,9 +47,11 @@ interface Block {
 }
 
 function createMarkdown(): MarkdownIt {
-  // Raw HTML is parsed (models write <br>, <sub>, <details>) and then sanitized.
+  // Raw HTML is parsed (models write <br>, <sub>, <details>): those tags stay markup and are
+  // sanitized, any other tag is shown as text (raw-html.ts).
   const md = new MarkdownIt({ html: true, linkify: false, typographer: false });
   md.use(mathPlugin);
+  md.use(rawHtmlPlugin);
   // Markdown images load only from blob: (see sanitize); any other becomes a link to it.
   const image = md.renderer.rules.image!;
   md.renderer.rules.image = (tokens, idx, options, env, self) => {
@@ -96,6 +102,46 @@ export function renderMarkdown(src: string, opts: RenderOptions = {}): string {
   const env: RenderEnv = { macros: { ...opts.macros } };
   const blocks = splitBlocks(md.parse(src, env));
   return blocks.map((block) => renderBlock(block, env, window)).join('');
+}
+
+/**
+ * Control sequences that define or redefine a macro (KaTeX's, and what normalize-latex.ts turns
+ * into them). A formula with none of them, in a document whose macros contain none, defines nothing.
+ */
+const DEFINES = /\\(?:newcommand|renewcommand|providecommand|DeclareMathOperator|def|gdef|edef|xdef|let|futurelet|global)(?![A-Za-z])/;
+
+/** Whether a KaTeX macro's body (a string, `{tokens}` of a \newcommand, or a function) may define another. */
+function bodyMayDefine(body: unknown): boolean {
+  if (typeof body === 'string') return DEFINES.test(body);
+  const tokens = (body as { tokens?: unknown } | null)?.tokens;
+  if (Array.isArray(tokens)) return tokens.some((t) => DEFINES.test(String((t as { text?: unknown }).text)));
+  return true;
+}
+
+/**
+ * The KaTeX macros in effect after the Markdown answer `src` is rendered on `before`: its
+ * `\newcommand`, `\renewcommand`, `\def` … added in order, as {@link renderMarkdown} applies them
+ * (the same formulas through the same renderFormula; only those that may define something run).
+ * @returns `before` itself when the answer defines nothing, else a new object; `before` is not changed.
+ */
+export function macrosAfter(src: string, before: Readonly<KatexMacros> = {}): Readonly<KatexMacros> {
+  let anyMayDefine = Object.values(before).some(bodyMayDefine);
+  if (!anyMayDefine && !DEFINES.test(src)) return before;
+  const macros: KatexMacros = { ...before };
+  const formula = (content: string, displayMode: boolean, block: boolean, raw: string): void => {
+    if (!anyMayDefine && !DEFINES.test(content)) return;
+    renderFormula(content, { displayMode, block, macros, raw });
+    anyMayDefine = Object.values(macros).some(bodyMayDefine);
+  };
+  for (const token of md.parse(src, {})) {
+    if (token.type === 'math_block') formula(token.content, true, true, (token.meta as { raw: string }).raw);
+    for (const child of token.type === 'inline' ? (token.children ?? []) : []) {
+      if (child.type === 'math_inline') formula(child.content, (child.meta as { display: boolean }).display, false, (child.meta as { raw: string }).raw);
+    }
+  }
+  const keys = Object.keys(macros);
+  const changed = keys.length !== Object.keys(before).length || keys.some((k) => macros[k] !== before[k]);
+  return changed ? macros : before;
 }
 
 /** What {@link StreamingRenderer.update} returns: the finished blocks' HTML and the rest. */

@@ -28,13 +28,20 @@ export function markKatexSvg(html: string): string {
   return html.replace(/<svg(?=[\s>])/g, `<svg ${KATEX_SVG_ATTR}="${KATEX_SVG_MARK}"`);
 }
 
-const TAGS = [
-  // Markdown output and the harmless HTML models use in answers.
+/**
+ * Markdown's output and the harmless HTML models use in answers: the only tags raw HTML in an
+ * answer may use (raw-html.ts shows any other tag as text).
+ */
+export const HTML_TAGS: readonly string[] = [
   'a', 'abbr', 'b', 'blockquote', 'br', 'caption', 'cite', 'code', 'col', 'colgroup', 'dd', 'del',
   'details', 'dfn', 'div', 'dl', 'dt', 'em', 'figcaption', 'figure', 'h1', 'h2', 'h3', 'h4', 'h5',
   'h6', 'hr', 'i', 'img', 'ins', 'kbd', 'li', 'mark', 'ol', 'p', 'pre', 'q', 's', 'samp', 'small',
   'span', 'strong', 'sub', 'summary', 'sup', 'table', 'tbody', 'td', 'tfoot', 'th', 'thead', 'tr',
   'u', 'ul', 'var', 'wbr',
+];
+
+const TAGS = [
+  ...HTML_TAGS,
   // KaTeX's MathML.
   'math', 'semantics', 'annotation', 'mrow', 'mi', 'mn', 'mo', 'ms', 'mtext', 'mspace', 'msub',
   'msup', 'msubsup', 'mfrac', 'msqrt', 'mroot', 'mstyle', 'mtable', 'mtr', 'mtd', 'mlabeledtr',

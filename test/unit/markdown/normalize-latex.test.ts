@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import katex from 'katex';
-import { normalizeLatex, type NormalizeKind } from '../../../renderer/lib/markdown/index.js';
+import { MAX_COLUMNS, expandColumnSpec, normalizeLatex, type NormalizeKind } from '../../../renderer/lib/markdown/index.js';
 
 function katexAccepts(latex: string, displayMode: boolean, macros: Record<string, string> = {}): void {
   katex.renderToString(latex, { displayMode, throwOnError: true, strict: 'ignore', trust: false, macros: { ...macros }, globalGroup: true });
@@ -70,9 +70,35 @@ const CASES: Case[] = [
   // (g) glued command names
   { input: 'R_g\\ltq^{-1}\\ltl_0', out: 'R_g\\lt q^{-1}\\lt l_0', kind: 'glued-command' },
   { input: '\\alphax+\\inR', out: '\\alpha x+\\in R', kind: 'glued-command' },
+  // (h) column repetition in array column specs (issue 12, bug 10a)
+  { input: '\\begin{array}{*{2}{c}}a&b\\\\c&d\\end{array}', display: true, out: '\\begin{array}{cc}a&b\\\\c&d\\end{array}', kind: 'column-spec' },
+  { input: '\\left[\\begin{array}{*{20}{c}}1&0\\end{array}\\right]', out: `\\left[\\begin{array}{${'c'.repeat(20)}}1&0\\end{array}\\right]`, kind: 'column-spec' },
+  { input: '\\begin{array}{|*{2}{*{2}{c}|}}1&2&3&4\\end{array}', out: '\\begin{array}{|cc|cc|}1&2&3&4\\end{array}', kind: 'column-spec' },
+  { input: '\\begin{array}{l*3r}a&b&c&d\\end{array}', out: '\\begin{array}{lrrr}a&b&c&d\\end{array}', kind: 'column-spec' },
+  { input: '\\begin{darray}{*{2}{c}}a&b\\end{darray}', display: true, out: '\\begin{darray}{cc}a&b\\end{darray}', kind: 'column-spec' },
   // untouched
   { input: '\\frac{a}{b}+\\sqrt{x}', out: '\\frac{a}{b}+\\sqrt{x}', kind: null },
 ];
+
+describe('expandColumnSpec: bounds', () => {
+  it('expands up to MAX_COLUMNS columns, nested or not, and leaves the rest as written', () => {
+    assert.equal(MAX_COLUMNS, 100);
+    assert.equal(expandColumnSpec('*{100}{c}'), 'c'.repeat(100));
+    assert.equal(expandColumnSpec('*{10}{*{10}{c}}'), 'c'.repeat(100));
+    assert.equal(expandColumnSpec('*{0}{c}r'), 'r');
+    assert.equal(expandColumnSpec('*{3}{|}c'), '|||c', 'rules are no columns');
+    // Over the bound or malformed: left as written (KaTeX then shows the source).
+    for (const spec of ['*{101}{c}', '*{50}{*{50}{c}}', '*{99}{cc}', '*{1000}{c}', '*{x}{c}', '*{2}', '*{2}{c', 'cc']) {
+      assert.equal(expandColumnSpec(spec), null, spec);
+      const latex = `\\begin{array}{${spec}}a\\end{array}`;
+      assert.equal(normalizeLatex(latex, { displayMode: true }).latex, latex, spec);
+    }
+    // A deep nest whose every level is small still ends in the bound, not in a long string.
+    assert.equal(expandColumnSpec('*{9}{*{9}{*{9}{*{9}{c}}}}'), null);
+    // Only column specifications: a * in a matrix is multiplication.
+    assert.equal(normalizeLatex('\\begin{pmatrix}a*{2}{c}\\end{pmatrix}', { displayMode: true }).latex, '\\begin{pmatrix}a*{2}{c}\\end{pmatrix}');
+  });
+});
 
 describe('normalizeLatex', () => {
   for (const c of CASES) {

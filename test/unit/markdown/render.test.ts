@@ -136,6 +136,10 @@ const CASES: Case[] = [
   { name: 'im2latex 31068cb86d written inline', md: `so $${IM2LATEX_3106}$ holds`, math: [IM2LATEX_3106], text: ['so', 'holds'] },
   { name: 'Szeliski (7.1): \\tag in display', md: `$$${SZELISKI_TAG}$$`, math: [SZELISKI_TAG] },
 
+  // Column repetition in array column specs (issue 12, bug 10a), as written and Word's form.
+  { name: '(h) array {*{2}{c}}', md: '$$\\begin{array}{*{2}{c}} a & b \\\\ c & d \\end{array}$$', math: ['\\begin{array}{*{2}{c}} a & b \\\\ c & d \\end{array}'], rows: 2 },
+  { name: "(h) Word's bare array {*{20}{c}}", md: 'M =\n\n\\begin{array}{*{20}{c}}\n1 & 0 \\\\\n0 & 1\n\\end{array}', math: ['\\begin{array}{*{20}{c}}\n1 & 0 \\\\\n0 & 1\n\\end{array}'], rows: 2 },
+
   // Source fallback.
   { name: 'missing argument falls back to source', md: 'bad $\\frac{1}$ here', math: [], source: ['$\\frac{1}$'], text: ['bad', 'here'] },
   { name: 'unknown command falls back to source', md: '$$\\foobarbaz{x}$$', math: [], source: ['$$\\foobarbaz{x}$$'] },
