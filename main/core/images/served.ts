@@ -6,11 +6,12 @@
  * the file is opened by URL on the app's origin. So an SVG is rasterised on import
  * (`storedRendition`) and its source is never stored or served; formats a browser cannot show
  * (TIFF, HEIF, and SVG stored by versions before this rule) are turned into PNG when served
- * (`servedRendition`). Both the web bridge and Electron's app:// handler use these.
+ * (`servedRendition`), and so is a CMYK JPEG, as the pixels the model sees (a browser's own CMYK
+ * decoding differs). Both the web bridge and Electron's app:// handler use these.
  */
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import type { DecodedImage } from '../../media/images/decode.js';
+import { decodeImage, type DecodedImage } from '../../media/images/decode.js';
 
 /** Formats served byte for byte (every current browser decodes them, none can carry script). */
 export const BROWSER_RASTER_MIME: Readonly<Record<string, string>> = {
@@ -68,6 +69,7 @@ export type ServedAttachment = { mime: string; path: string } | { mime: 'image/p
  * buffer) and re-encoded as PNG, or refused (undefined) when it does not decode.
  */
 export async function servedRendition(file: { path: string; mime: string }): Promise<ServedAttachment | undefined> {
+  if (file.mime === 'image/jpeg' && (await isCmyk(file.path))) return modelPixels(file.path);
   if (SERVED_AS_IS.has(file.mime)) return { path: file.path, mime: file.mime };
   try {
     const png = await sharp(await readFile(file.path), { limitInputPixels: 100_000_000, failOn: 'truncated' })
@@ -80,3 +82,28 @@ export async function servedRendition(file: { path: string; mime: string }): Pro
     return undefined;
   }
 }
+
+/**
+ * Whether a JPEG holds CMYK (or YCCK) pixels. Browsers decode those their own way (Chromium
+ * without the file's profile, often a visibly different picture: a mean difference of 14/255 per
+ * channel on a real scan), so the window would not show what the model sees. Header only.
+ */
+async function isCmyk(file: string): Promise<boolean> {
+  try {
+    return (await sharp(file).metadata()).space === 'cmyk';
+  } catch {
+    return false;
+  }
+}
+
+/** The pixels the model gets (decodeImage: the same conversion to sRGB), as PNG. Undefined when they do not decode. */
+async function modelPixels(file: string): Promise<ServedAttachment | undefined> {
+  try {
+    const decoded = await decodeImage(file);
+    const png = await sharp(decoded.data, { raw: { width: decoded.width, height: decoded.height, channels: 3 } }).png().toBuffer();
+    return { mime: 'image/png', bytes: new Uint8Array(png.buffer, png.byteOffset, png.byteLength) };
+  } catch {
+    return undefined;
+  }
+}
+

@@ -126,6 +126,10 @@ class ComposerState {
       }
       a.status = 'ready';
       a.info = info;
+      // From now on the thumbnail is the stored rendition the model sees (a CMYK JPEG, say, is
+      // served as the model's own pixels, not the browser's decoding of the file).
+      if (a.previewUrl.startsWith('blob:')) URL.revokeObjectURL(a.previewUrl);
+      a.previewUrl = info.url;
     } catch (err) {
       fail(errorMessage(err));
     }
