@@ -14,7 +14,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, readFileSync, readdirSync, statSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, type Stats } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,7 @@ import { PlatformPackager } from 'app-builder-lib';
 import { FuseV1Options, flipFuses, getCurrentFuseWire } from '@electron/fuses';
 import { FuseState, SENTINEL } from '@electron/fuses/dist/constants.js';
 import { webPreferences } from '../../../main/app/window-options.js';
+import { importsOf, resolveRelative } from '../../helpers/source-imports.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const posix = (p: string): string => p.split(path.sep).join('/');
@@ -215,35 +216,9 @@ test('the window is isolated and sandboxed with Node off', () => {
 
 // ---------- runtime boundaries ----------
 
-function stripComments(source: string): string {
-  return source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');
-}
-
-/** Module specifiers a source file imports (static, dynamic, re-exports, require). */
-function importsOf(file: string): string[] {
-  const source = stripComments(readFileSync(file, 'utf8'));
-  const found: string[] = [];
-  const patterns = [
-    /\b(?:import|export)\s+(?:type\s+)?(?:[\w*${}\s,]+?\s+from\s+)?['"]([^'"]+)['"]/g,
-    /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
-    /\brequire\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
-  ];
-  for (const re of patterns) for (const m of source.matchAll(re)) found.push(m[1]!);
-  return found;
-}
-
 function sourceFiles(dir: string, exts: RegExp): string[] {
   if (!existsSync(dir)) return [];
   return packageFiles(dir).filter((f) => exts.test(f));
-}
-
-/** A relative specifier as a file (TypeScript's `.js` → `.ts` mapping included). */
-function resolveRelative(from: string, specifier: string): string | undefined {
-  const base = path.resolve(path.dirname(from), specifier);
-  for (const candidate of [base, base.replace(/\.js$/, '.ts'), `${base}.ts`, path.join(base, 'index.ts')]) {
-    if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
-  }
-  return undefined;
 }
 
 /** Bare specifiers reached from `entries` through relative imports, by file. */
