@@ -1,14 +1,14 @@
 /**
- * The engine's house rules, checked on the sources: no import cycle in main/ or renderer/ (type-only
- * imports count); main/engine imports nothing of main/core, and the neutral rooms under it
- * (main/media, main/base) import neither; no file of main/engine is over 700 lines.
+ * The engine's layering, checked on the sources: main/engine imports nothing of main/core, and the
+ * neutral rooms under it (main/media, main/base) import neither. (No import cycle and no file over
+ * 700 lines anywhere: test/unit/house.test.ts.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { importCycles, importGraph, importsOf, resolveRelative } from '../helpers/imports.js';
+import { importsOf, resolveRelative } from '../helpers/source-imports.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const rel = (f: string): string => path.relative(ROOT, f).split(path.sep).join('/');
@@ -21,22 +21,6 @@ function sources(folder: string): string[] {
     .map((f) => path.join(ROOT, folder, f));
 }
 
-test('the import graph reader sees type-only imports and re-exports', () => {
-  const pipeline = path.join(ROOT, 'main/engine/pipeline.ts');
-  const targets = importsOf(pipeline).map((s) => resolveRelative(pipeline, s)).filter(Boolean).map((f) => rel(f!));
-  assert.ok(targets.includes('main/engine/protocol.ts'), targets.join(', ')); // `import type { … } from './protocol.js'`
-  assert.ok(targets.includes('main/engine/stages/errors.ts'), targets.join(', ')); // `export { BadRequestError } from …`
-  const ring = new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']]]);
-  assert.deepEqual(importCycles(ring), [['a', 'b', 'c']]);
-});
-
-test('main/ and renderer/ have no import cycle (type-only imports count)', () => {
-  const files = [...sources('main'), ...sources('renderer')];
-  assert.ok(files.length > 100, `only ${files.length} source files found`);
-  const cycles = importCycles(importGraph(files)).map((group) => group.map(rel).join(' ↔ '));
-  assert.deepEqual(cycles, []);
-});
-
 test('main/engine imports nothing of main/core; main/media and main/base import neither', () => {
   const offenders: string[] = [];
   const below = (file: string, banned: string[]): void => {
@@ -48,11 +32,4 @@ test('main/engine imports nothing of main/core; main/media and main/base import 
   for (const file of sources('main/engine')) below(file, ['main/core/']);
   for (const file of [...sources('main/media'), ...sources('main/base')]) below(file, ['main/core/', 'main/engine/', 'main/app/', 'main/cli/', 'main/server/']);
   assert.deepEqual(offenders, []);
-});
-
-test('no file of main/engine is over 700 lines', () => {
-  const long = sources('main/engine')
-    .map((f) => [rel(f), readFileSync(f, 'utf8').replace(/\n$/, '').split('\n').length] as const)
-    .filter(([, lines]) => lines > 700);
-  assert.deepEqual(long, []);
 });

@@ -28,7 +28,7 @@ import { PlatformPackager } from 'app-builder-lib';
 import { FuseV1Options, flipFuses, getCurrentFuseWire } from '@electron/fuses';
 import { FuseState, SENTINEL } from '@electron/fuses/dist/constants.js';
 import { webPreferences } from '../../../main/app/window-options.js';
-import { importsOf, resolveRelative } from '../../helpers/imports.js';
+import { importsOf, resolveRelative } from '../../helpers/source-imports.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const posix = (p: string): string => p.split(path.sep).join('/');
