@@ -83,11 +83,10 @@ async function createSession(bytes: Buffer, name: string, threads: number): Prom
  */
 export async function loadTextOcrModels(dir?: string, threads = 0): Promise<TextOcrModels> {
   const folder = textOcrModelDir(dir);
-  const [detBytes, recBytes, dictBytes] = await Promise.all([
-    readModelFile(folder, TEXT_OCR_FILES.detection),
-    readModelFile(folder, TEXT_OCR_FILES.recognition),
-    readModelFile(folder, TEXT_OCR_FILES.dictionary),
-  ]);
+  // One after another, so a folder missing several files always names the first (detection) one.
+  const detBytes = await readModelFile(folder, TEXT_OCR_FILES.detection);
+  const recBytes = await readModelFile(folder, TEXT_OCR_FILES.recognition);
+  const dictBytes = await readModelFile(folder, TEXT_OCR_FILES.dictionary);
   const det = await createSession(detBytes, TEXT_OCR_FILES.detection, threads);
   const rec = await createSession(recBytes, TEXT_OCR_FILES.recognition, threads);
   const chars = loadDictionary(dictBytes.toString('utf8'));
