@@ -4,8 +4,8 @@
  * ConversationOptions, and the lines that say what the model does by default ("Model default: 0.7")
  * and what a conversation inherits ("Settings: 0.7"). Pure (no DOM), so it is unit-tested.
  */
-import type { AnswerOptionKind, AnswerSettings } from '../../../main/api/answer-options';
-import type { ConversationOptions, ModelDefaults, Settings } from '../../../main/api/contract';
+import type { AnswerOptionKind, AnswerSettings } from '../../../main/api/answer-options.js';
+import type { ConversationOptions, ModelDefaults, Settings } from '../../../main/api/contract.js';
 
 /** Where the fields are: the Settings (null = the model's default) or a conversation (null = inherit from Settings). */
 export type AnswerScope = 'settings' | 'conversation';

@@ -41,6 +41,28 @@ test('an empty or truncated file is moved aside and the defaults are used; bad a
   });
 });
 
+test('a file of the app before the answer options: decoding becomes greedy, without a note; the new fields are read and checked', async () => {
+  await withDir(async (dir) => {
+    const file = path.join(dir, 'settings.json');
+    writeFileSync(file, JSON.stringify({ theme: 'dark', maxNewTokens: 300, decoding: 'model' }));
+    let read = await readSettingsFile(file, DEFAULTS);
+    assert.deepEqual(read.settings, { ...DEFAULTS, theme: 'dark', maxNewTokens: 300, greedy: false });
+    assert.deepEqual(read.notes, []);
+    writeFileSync(file, JSON.stringify({ decoding: 'greedy' }));
+    assert.equal((await readSettingsFile(file, { ...DEFAULTS, greedy: false })).settings.greedy, true);
+    writeFileSync(file, JSON.stringify({ decoding: 'model', greedy: true }));
+    assert.equal((await readSettingsFile(file, DEFAULTS)).settings.greedy, true, 'a greedy saved by this version wins');
+
+    writeFileSync(file, JSON.stringify({ systemPrompt: 'Be brief.', temperature: 0.7, top_p: 5, maxNewTokens: null, greedy: 'no' }));
+    read = await readSettingsFile(file, DEFAULTS);
+    assert.deepEqual(read.settings, { ...DEFAULTS, systemPrompt: 'Be brief.', temperature: 0.7, maxNewTokens: null });
+    assert.deepEqual(read.notes, [
+      "settings.json: top_p must be a number above 0 and at most 1, or null for the model's default; using the default",
+      'settings.json: greedy must be true or false; using the default',
+    ]);
+  });
+});
+
 test('writes replace the file whole; the service starts on a damaged file and refuses unknown or mistyped settings', async () => {
   await withDir(async (dir) => {
     const file = path.join(dir, 'settings.json');
