@@ -120,12 +120,9 @@ export function modelDefaultLine(kind: AnswerOptionKind, d: ModelDefaults | unde
   return d ? `Model default: ${modelValue(kind, d)}` : 'Model default: shown once a model is loaded';
 }
 
-/** What a conversation gets from Settings for a field, in words ("0.7", "the model's (1)", "on"). */
-export function inheritedValue(kind: AnswerOptionKind, s: AnswerSettings, d: ModelDefaults | undefined): string {
-  const model = (): string => {
-    const v = modelValue(kind, d);
-    return v ? `the model's (${v})` : "the model's";
-  };
+/** What a conversation gets from Settings for a field, in words ("0.7", "the model's default", "on"; the note beside it says what the model's is). */
+export function inheritedValue(kind: AnswerOptionKind, s: AnswerSettings): string {
+  const model = (): string => "the model's default";
   switch (kind) {
     case 'systemPrompt':
       return s.systemPrompt === null ? model() : s.systemPrompt === '' ? 'none' : describeSystem(s.systemPrompt);

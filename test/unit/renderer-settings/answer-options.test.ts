@@ -52,10 +52,11 @@ test("the notes: the model's default, what Settings give a conversation, the sys
   assert.equal(modelDefaultLine('systemPrompt', SAMPLER), 'Model default: none');
   assert.equal(modelDefaultLine('temperature', undefined), 'Model default: shown once a model is loaded');
 
-  assert.equal(inheritedValue('temperature', SETTINGS, OMNIFUSION), '0.6');
-  assert.equal(inheritedValue('top_p', SETTINGS, OMNIFUSION), "the model's (1)");
-  assert.equal(inheritedValue('greedy', SETTINGS, OMNIFUSION), 'on');
-  assert.equal(inheritedValue('systemPrompt', { ...SETTINGS, systemPrompt: '' }, OMNIFUSION), 'none');
+  assert.equal(inheritedValue('temperature', SETTINGS), '0.6');
+  assert.equal(inheritedValue('top_p', SETTINGS), "the model's default");
+  assert.equal(inheritedValue('greedy', SETTINGS), 'on');
+  assert.equal(inheritedValue('systemPrompt', { ...SETTINGS, systemPrompt: '' }), 'none');
+  assert.equal(inheritedValue('systemPrompt', { ...SETTINGS, systemPrompt: 'Be brief.\nAlways.' }), 'Be brief.');
 
   assert.equal(systemPlaceholder('settings', SETTINGS, OMNIFUSION), 'This is a dialog with AI assistant.');
   assert.equal(systemPlaceholder('conversation', { ...SETTINGS, systemPrompt: 'Be brief.' }, OMNIFUSION), 'Be brief.');
