@@ -42,6 +42,7 @@ export function numberOfField(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : value === null || value === undefined || value === '' ? null : Number.NaN;
 }
 
+/** The fields as Settings fill them (null numbers: empty, the model's default). */
 export function formFromSettings(s: AnswerSettings): AnswerForm {
   return { ...systemFields(s.systemPrompt), greedy: s.greedy, temperature: s.temperature, top_p: s.top_p, maxNewTokens: s.maxNewTokens };
 }
@@ -57,10 +58,12 @@ export function settingsOfForm(form: AnswerForm): Pick<Settings, 'systemPrompt' 
   };
 }
 
+/** The fields as a conversation's options fill them (null: empty, inherit). */
 export function formFromOptions(o: ConversationOptions): AnswerForm {
   return { ...systemFields(o.systemPrompt), greedy: o.greedy, temperature: o.temperature, top_p: o.top_p, maxNewTokens: o.max_new_tokens };
 }
 
+/** The conversation options a form says (empty fields null: inherit from Settings). */
 export function optionsOfForm(form: AnswerForm): ConversationOptions {
   return {
     systemPrompt: systemOfForm(form),
