@@ -8,7 +8,7 @@
  * held for a while and applied when the message appears.
  */
 import { SvelteMap, SvelteSet } from 'svelte/reactivity';
-import type { Conversation, ConversationSummary, GenerationPhase, Message, OcrTokensSetting, OmniFusionApi, SearchHit } from '../../../main/api/contract';
+import type { Conversation, ConversationOptions, ConversationSummary, GenerationPhase, Message, OcrTokensSetting, OmniFusionApi, SearchHit } from '../../../main/api/contract';
 import { errorMessage } from '../platform/errors';
 import { isConnectionAware } from '../platform/web-bridge';
 import { childrenOf, descendantsOf, forkOf, pathPreview, versionsOf, visiblePath, type BranchChoices, type Versions } from '../branches';
@@ -307,6 +307,16 @@ class ChatState {
     }
   }
 
+  /** Change some of the conversation's answer options (null: inherit from Settings); null when saved, else the service's one-line reason. */
+  async setOptions(id: string, options: Partial<ConversationOptions>): Promise<string | null> {
+    try {
+      this.#applyChange(id, await this.#api.call('conversations.setOptions', { id, options }));
+      return null;
+    } catch (err) {
+      return errorMessage(err);
+    }
+  }
+
   /** Pin to the top of the list or unpin (kept by the service); false when it failed (a toast says why). */
   async setPinned(id: string, pinned: boolean): Promise<boolean> {
     try {
@@ -348,7 +358,7 @@ class ChatState {
     const next = !summary.preview && shown?.preview ? { ...summary, preview: shown.preview } : summary;
     this.conversations = [...this.conversations.filter((c) => c.id !== id), next].sort(newestFirst);
     if (this.current?.id === id) {
-      Object.assign(this.current, { title: summary.title, pinned: summary.pinned, folder: summary.folder, ocrTokens: summary.ocrTokens });
+      Object.assign(this.current, { title: summary.title, pinned: summary.pinned, folder: summary.folder, ocrTokens: summary.ocrTokens, options: summary.options });
     }
   }
 
