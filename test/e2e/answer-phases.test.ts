@@ -33,7 +33,7 @@ describe('stopping an answer while its image text is read, in Chromium against o
 
   before(async () => {
     // A long budget: an answer that was not really stopped would stream plenty of text.
-    app = await openAppSession('answer-phases', { viewport: { width: 1280, height: 860 }, settings: { maxNewTokens: 400, decoding: 'greedy' } });
+    app = await openAppSession('answer-phases', { viewport: { width: 1280, height: 860 }, settings: { maxNewTokens: 400, greedy: true } });
     ({ server, page } = app);
   });
 

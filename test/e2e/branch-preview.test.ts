@@ -27,7 +27,7 @@ describe('the list preview shows the reply branch on screen', () => {
   let second = '';
 
   before(async () => {
-    app = await openAppSession('branch-preview', { viewport: { width: 1200, height: 860 }, settings: { maxNewTokens: 6, decoding: 'greedy' } });
+    app = await openAppSession('branch-preview', { viewport: { width: 1200, height: 860 }, settings: { maxNewTokens: 6, greedy: true } });
     ({ server, page } = app);
   });
 
