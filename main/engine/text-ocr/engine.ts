@@ -15,12 +15,13 @@ import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { decodeImage, type DecodedImage, type DecodeOptions } from '../../media/images/decode.js';
-import { dbPostprocess, detPreprocess, type DetectedBox, type DetectOptions, type RgbImage } from './detect.js';
+import { DET_LIMIT_SIDE_LEN, dbPostprocess, detInputSize, detPreprocess, type DetectedBox, type DetectOptions, type RejectedComponent, type RgbImage } from './detect.js';
 import { bounds, canonicalRect, middleWindow, rectToQuad, turnQuad, unrotatePoint, type Point, type Quad, type RotatedRect } from './geometry.js';
 import { readingOrder, type Segment } from './layout.js';
 import { loadTextOcrModels, type TextOcrModels } from './models.js';
 import { ELONGATED, FLIP_MARGIN, SAMPLE_WINDOW_ASPECT, isSideways, preferTurned, sampleLongest, type Rotation } from './orientation.js';
 import { recognizeLines, type Recognized } from './recognize.js';
+import { SMALL_TEXT_UNCLIP_RATIO, mergeSmallText, planSmallText, smallTextEvidence, type SmallTextOptions } from './small-text.js';
 
 /**
  * PaddleOCR's `drop_score` (tools/infer/utility.py, used by predict_system.py): recognised lines
@@ -43,6 +44,11 @@ export interface PageTextOptions extends Pick<DetectOptions, 'limitSideLen'> {
   minConfidence?: number;
   /** Checked before every graph run: once aborted, reading stops with TextOcrCancelledError. */
   signal?: AbortSignal;
+  /**
+   * Detect small text again at a larger scale where the first pass saw it (small-text.ts; default
+   * true, with its constants; an object overrides them). false: one det pass, as PaddleOCR.
+   */
+  smallText?: boolean | SmallTextOptions;
 }
 
 /** Reading was stopped through PageTextOptions.signal. */
@@ -114,6 +120,11 @@ async function turnImage(image: RgbImage, rotation: Rotation): Promise<RgbImage>
   return { data, width: info.width, height: info.height };
 }
 
+/** The box moved down by `dy` pixels. */
+function shiftBox(b: DetectedBox, dy: number): DetectedBox {
+  return { ...b, quad: b.quad.map(([x, y]) => [x, y + dy]) as Quad, rect: { ...b.rect, cy: b.rect.cy + dy } };
+}
+
 const isVertical = (r: RotatedRect) => Math.abs(r.uy) > Math.abs(r.ux);
 
 /** A page-text reader holding the two onnxruntime sessions; create once, use for every page. */
@@ -134,13 +145,45 @@ export class TextOcrEngine {
     await Promise.all([this.models.det.release(), this.models.rec.release()]);
   }
 
-  private async detect(image: RgbImage, o: PageTextOptions): Promise<DetectedBox[]> {
-    const input = await detPreprocess(image, o.limitSideLen);
+  /**
+   * One det graph run over `image` (longest side limited, or scaled by `scale`): boxes in
+   * `image` pixels; components too small or faint for a box go to `rejected` when given.
+   */
+  private async detect(image: RgbImage, o: DetectOptions, scale?: number, rejected?: RejectedComponent[]): Promise<DetectedBox[]> {
+    const input = await detPreprocess(image, scale !== undefined ? { scale } : { limitSideLen: o.limitSideLen ?? DET_LIMIT_SIDE_LEN });
     const det = this.models.det;
     const out = await det.run({ [det.inputNames[0]!]: new ort.Tensor('float32', input.data, [1, 3, input.height, input.width]) });
     const prob = out[det.outputNames[0]!]!;
     const [, , mapH, mapW] = prob.dims as number[];
-    return dbPostprocess(prob.data as Float32Array, mapW!, mapH!, image.width, image.height, o);
+    return dbPostprocess(prob.data as Float32Array, mapW!, mapH!, image.width, image.height, o, input.border, rejected);
+  }
+
+  /**
+   * The small-text pass (small-text.ts): bands of `image` where the first pass (`boxes`,
+   * `rejected`) saw small text are detected again at a larger scale and their boxes replace the
+   * first pass's there. Each band's graph run goes through `timed` (signal checked before it).
+   */
+  private async detectSmallText(
+    image: RgbImage,
+    boxes: DetectedBox[],
+    rejected: readonly RejectedComponent[],
+    o: PageTextOptions,
+    timed: <T>(kind: 'det' | 'rec', f: () => Promise<T>) => Promise<T>,
+  ): Promise<DetectedBox[]> {
+    if (o.smallText === false) return boxes;
+    const tunables = typeof o.smallText === 'object' ? o.smallText : {};
+    const size = detInputSize(image.width, image.height, o.limitSideLen ?? DET_LIMIT_SIDE_LEN);
+    const firstScale = Math.sqrt((size.width / image.width) * (size.height / image.height));
+    const plan = planSmallText(smallTextEvidence(boxes, rejected, firstScale, tunables.smallHeight), image.width, image.height, firstScale, tunables, boxes.length);
+    if (!plan) return boxes;
+    const second: DetectedBox[][] = [];
+    const row = image.width * 3;
+    for (const band of plan.bands) {
+      const strip: RgbImage = { data: image.data.subarray(band.y0 * row, band.y1 * row), width: image.width, height: band.y1 - band.y0 };
+      const found = await timed('det', () => this.detect(strip, { unclipRatio: SMALL_TEXT_UNCLIP_RATIO }, plan.scale));
+      second.push(found.map((b) => shiftBox(b, band.y0)));
+    }
+    return mergeSmallText(boxes, plan, second, image.height);
   }
 
   private recognize(image: RgbImage, quads: readonly Quad[], signal?: AbortSignal): Promise<Recognized[]> {
@@ -189,7 +232,8 @@ export class TextOcrEngine {
 
     let work = image;
     let rotation: Rotation = 0;
-    let boxes = await timed('det', () => this.detect(work, options));
+    let rejected: RejectedComponent[] = [];
+    let boxes = await timed('det', () => this.detect(work, options, undefined, rejected));
     let decided = false;
 
     if (detectRotation && isSideways(boxes.map((b) => b.rect))) {
@@ -206,9 +250,11 @@ export class TextOcrEngine {
         ? 90
         : 270;
       work = await turnImage(image, rotation);
-      boxes = await timed('det', () => this.detect(work, options));
+      rejected = [];
+      boxes = await timed('det', () => this.detect(work, options, undefined, rejected));
       decided = true;
     }
+    boxes = await this.detectSmallText(work, boxes, rejected, options, timed);
 
     // Candidate readings per box: horizontal boxes as they are; vertical ones upright (for narrow
     // glyphs like "1"), top to bottom and bottom to top.
