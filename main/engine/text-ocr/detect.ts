@@ -6,7 +6,8 @@
  * Constants are PaddleOCR's, from the PP-OCRv4 detection config
  * (configs/det/PP-OCRv4/PP-OCRv4_mobile_det.yml: Eval transforms and PostProcess) and the
  * inference defaults (tools/infer/utility.py: det_limit_type 'max'), except the size limit
- * (DET_LIMIT_SIDE_LEN: 1280 instead of 960).
+ * (DET_LIMIT_SIDE_LEN: 1280 instead of 960) and a border around pictures whose content touches
+ * an edge (DET_BORDER).
  *
  * Graph: input `x` float32 [1, 3, H, W] (H, W multiples of 32; channels B, G, R, ImageNet
  * mean/std), output float32 [1, 1, H, W]: per pixel the probability of being inside a text
@@ -326,7 +327,7 @@ export function unclip(r: RotatedRect, ratio: number): RotatedRect {
 
 /** A component of the probability map that did not become a box (too small or too faint). */
 export interface RejectedComponent {
-  /** Axis-aligned bounds `[x0, y0, x1, y1]` in dest pixels. */
+  /** Axis-aligned bounds `[x0, y0, x1, y1]` of it after unclip, in dest pixels (clipped to the image). */
   bounds: [number, number, number, number];
   /** Its short side after unclip, map pixels (what its box height would have been). */
   mapHeight: number;
@@ -369,10 +370,10 @@ export function dbPostprocess(
   const toDest = ([x, y]: Point): Point => [Math.min(destW, Math.max(0, (x - border) * sx)), Math.min(destH, Math.max(0, (y - border) * sy))];
   const reject = (r: RotatedRect, pixels: number, score: number) => {
     if (!rejected) return;
-    const q = rectToQuad(r).map(toDest);
+    const grown = unclip(r, unclipRatio);
+    const q = rectToQuad(grown).map(toDest);
     const xs = q.map((p) => p[0]);
     const ys = q.map((p) => p[1]);
-    const grown = unclip(r, unclipRatio);
     rejected.push({
       bounds: [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)],
       mapHeight: Math.min(grown.along, grown.across),

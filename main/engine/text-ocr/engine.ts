@@ -5,6 +5,8 @@
  *   decode (media/images decodeImage: EXIF orientation, CMYK/16-bit/1-bit/alpha → 8-bit sRGB)
  *   → detect (detect.ts, DB on PP-OCRv4 det)
  *   → orientation (orientation.ts; sideways pages are turned and detected again)
+ *   → small text (small-text.ts: bands where the first pass saw small text detected again larger;
+ *     lines are still cropped from the page itself for recognition)
  *   → recognise (recognize.ts, PP-OCRv4 rec, CTC greedy)
  *   → reading order (layout.ts)
  *
@@ -49,6 +51,11 @@ export interface PageTextOptions extends Pick<DetectOptions, 'limitSideLen'> {
    * true, with its constants; an object overrides them). false: one det pass, as PaddleOCR.
    */
   smallText?: boolean | SmallTextOptions;
+  /**
+   * Put a border in the page's colour around the det input when content touches an edge
+   * (detect.ts DET_BORDER; default true). false: the page as it is, as PaddleOCR.
+   */
+  detBorder?: boolean;
 }
 
 /** Reading was stopped through PageTextOptions.signal. */
@@ -87,11 +94,19 @@ export interface PageTextBlock {
 export interface PageTextTimings {
   /** Reading and decoding the image file (0 when a decoded image was given). */
   decodeMs: number;
-  /** Det pre-processing, graph and post-processing (twice for a sideways page). */
+  /** Det pre-processing, graph and post-processing (twice for a sideways page; the small-text bands included). */
   detectMs: number;
   /** Rec of all lines, orientation samples included. */
   recognizeMs: number;
   totalMs: number;
+}
+
+/** The second det pass over small text (small-text.ts), when it ran. */
+export interface SmallTextPass {
+  /** Its det scale: graph-input pixels per pixel of the upright page. */
+  scale: number;
+  /** Graph runs (bands of the page) it took. */
+  bands: number;
 }
 
 /** The text of a page. */
@@ -104,6 +119,8 @@ export interface PageText {
   /** Size of the decoded input image, pixels (boxes are in this frame). */
   width: number;
   height: number;
+  /** Present when small text was detected again at a larger scale. */
+  smallTextPass?: SmallTextPass;
   timings: PageTextTimings;
 }
 
@@ -146,11 +163,15 @@ export class TextOcrEngine {
   }
 
   /**
-   * One det graph run over `image` (longest side limited, or scaled by `scale`): boxes in
-   * `image` pixels; components too small or faint for a box go to `rejected` when given.
+   * One det graph run over `image` (longest side limited, or scaled by `at.scale`; no border when
+   * `at.border` is false): boxes in `image` pixels; components too small or faint for a box go
+   * to `rejected` when given.
    */
-  private async detect(image: RgbImage, o: DetectOptions, scale?: number, rejected?: RejectedComponent[]): Promise<DetectedBox[]> {
-    const input = await detPreprocess(image, scale !== undefined ? { scale } : { limitSideLen: o.limitSideLen ?? DET_LIMIT_SIDE_LEN });
+  private async detect(image: RgbImage, o: DetectOptions, at: { scale?: number; border?: boolean }, rejected?: RejectedComponent[]): Promise<DetectedBox[]> {
+    const input = await detPreprocess(image, {
+      ...(at.scale !== undefined ? { scale: at.scale } : { limitSideLen: o.limitSideLen ?? DET_LIMIT_SIDE_LEN }),
+      ...(at.border === false ? { border: 0 } : {}),
+    });
     const det = this.models.det;
     const out = await det.run({ [det.inputNames[0]!]: new ort.Tensor('float32', input.data, [1, 3, input.height, input.width]) });
     const prob = out[det.outputNames[0]!]!;
@@ -169,21 +190,21 @@ export class TextOcrEngine {
     rejected: readonly RejectedComponent[],
     o: PageTextOptions,
     timed: <T>(kind: 'det' | 'rec', f: () => Promise<T>) => Promise<T>,
-  ): Promise<DetectedBox[]> {
-    if (o.smallText === false) return boxes;
+  ): Promise<{ boxes: DetectedBox[]; pass?: SmallTextPass }> {
+    if (o.smallText === false) return { boxes };
     const tunables = typeof o.smallText === 'object' ? o.smallText : {};
     const size = detInputSize(image.width, image.height, o.limitSideLen ?? DET_LIMIT_SIDE_LEN);
     const firstScale = Math.sqrt((size.width / image.width) * (size.height / image.height));
     const plan = planSmallText(smallTextEvidence(boxes, rejected, firstScale, tunables.smallHeight), image.width, image.height, firstScale, tunables, boxes.length);
-    if (!plan) return boxes;
+    if (!plan) return { boxes };
     const second: DetectedBox[][] = [];
     const row = image.width * 3;
     for (const band of plan.bands) {
       const strip: RgbImage = { data: image.data.subarray(band.y0 * row, band.y1 * row), width: image.width, height: band.y1 - band.y0 };
-      const found = await timed('det', () => this.detect(strip, { unclipRatio: SMALL_TEXT_UNCLIP_RATIO }, plan.scale));
+      const found = await timed('det', () => this.detect(strip, { unclipRatio: SMALL_TEXT_UNCLIP_RATIO }, { scale: plan.scale, ...(o.detBorder === false ? { border: false } : {}) }));
       second.push(found.map((b) => shiftBox(b, band.y0)));
     }
-    return mergeSmallText(boxes, plan, second, image.height);
+    return { boxes: mergeSmallText(boxes, plan, second, image.height), pass: { scale: Math.round(plan.scale * 1000) / 1000, bands: plan.bands.length } };
   }
 
   private recognize(image: RgbImage, quads: readonly Quad[], signal?: AbortSignal): Promise<Recognized[]> {
@@ -233,7 +254,7 @@ export class TextOcrEngine {
     let work = image;
     let rotation: Rotation = 0;
     let rejected: RejectedComponent[] = [];
-    let boxes = await timed('det', () => this.detect(work, options, undefined, rejected));
+    let boxes = await timed('det', () => this.detect(work, options, { ...(options.detBorder === false ? { border: false } : {}) }, rejected));
     let decided = false;
 
     if (detectRotation && isSideways(boxes.map((b) => b.rect))) {
@@ -251,10 +272,11 @@ export class TextOcrEngine {
         : 270;
       work = await turnImage(image, rotation);
       rejected = [];
-      boxes = await timed('det', () => this.detect(work, options, undefined, rejected));
+      boxes = await timed('det', () => this.detect(work, options, { ...(options.detBorder === false ? { border: false } : {}) }, rejected));
       decided = true;
     }
-    boxes = await this.detectSmallText(work, boxes, rejected, options, timed);
+    const small = await this.detectSmallText(work, boxes, rejected, options, timed);
+    boxes = small.boxes;
 
     // Candidate readings per box: horizontal boxes as they are; vertical ones upright (for narrow
     // glyphs like "1"), top to bottom and bottom to top.
@@ -339,6 +361,7 @@ export class TextOcrEngine {
       rotation,
       width: image.width,
       height: image.height,
+      ...(small.pass ? { smallTextPass: small.pass } : {}),
       timings: { detectMs: Math.round(detectMs), recognizeMs: Math.round(recognizeMs), totalMs: Math.round(performance.now() - start) },
     };
   }

@@ -196,21 +196,13 @@ export function planSmallText(
   const heights = evidence.flatMap((e) => (e.mapHeight === undefined ? [] : [e.mapHeight]));
   const seen = Math.max(1, heights.length ? median(heights) : SMALL_TEXT_HEIGHT / 2);
   let scale = Math.min(maxScale, BAND_MAX_WIDTH / width, (firstScale * target) / seen);
-  for (let attempt = 0; attempt < 8; attempt++) {
+  for (let attempt = 0; attempt < 12; attempt++) {
     if (scale < firstScale * SMALL_TEXT_MIN_GAIN) return undefined;
     const overlap = BAND_OVERLAP / scale;
-    const spans = cores(evidence, firstScale, height, 2 * overlap);
-    const rows = spans.reduce((n, [a, b]) => n + Math.min(height, b + overlap) - Math.max(0, a - overlap), 0);
-    const pixels = width * rows * scale * scale;
-    if (pixels > budget) {
-      // Pixels go with scale²; overlaps shrink as the scale grows, so step down a little further.
-      scale *= Math.sqrt(budget / pixels) * 0.98;
-      continue;
-    }
     // Core rows per piece so that a piece (core plus both overlaps) stays under bandMax.
     const pieceRows = Math.max(1, bandMax / (width * scale * scale) - 2 * overlap);
     const bands: SmallTextBand[] = [];
-    for (const [a, b] of spans) {
+    for (const [a, b] of cores(evidence, firstScale, height, 2 * overlap)) {
       const pieces = Math.max(1, Math.ceil((b - a) / pieceRows));
       const step = (b - a) / pieces;
       for (let k = 0; k < pieces; k++) {
@@ -219,7 +211,10 @@ export function planSmallText(
         bands.push({ y0: Math.max(0, Math.floor(core0 - overlap)), y1: Math.min(height, Math.ceil(core1 + overlap)), core0, core1 });
       }
     }
-    return { scale, bands };
+    const pixels = bands.reduce((n, band) => n + width * (band.y1 - band.y0), 0) * scale * scale;
+    if (pixels <= budget) return { scale, bands };
+    // Pixels go with scale²; overlaps grow as the scale shrinks, so step down a little further.
+    scale *= Math.sqrt(budget / pixels) * 0.97;
   }
   return undefined;
 }
