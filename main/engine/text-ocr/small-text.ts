@@ -70,7 +70,7 @@ export const BAND_MAX_WIDTH = 4096;
 
 /**
  * A rejected component is small-text evidence only when line-like: at least this many map pixels
- * high after unclip and REJECTED_MIN_ASPECT times as long. Specks (a pixel or two of probability
+ * high after unclip (and under REJECTED_MAX_HEIGHT) and REJECTED_MIN_ASPECT times as long. Specks (a pixel or two of probability
  * on photo texture, JPEG noise, rules of a table) are on every real page: the receipt photo,
  * the book excerpt and the handwritten photo had 5–15 rejected components each, nearly all under
  * 2 px or about as long as high, while the words of small text on the rendered pages came out as
@@ -78,6 +78,13 @@ export const BAND_MAX_WIDTH = 4096;
  */
 export const REJECTED_MIN_HEIGHT = 2;
 export const REJECTED_MIN_ASPECT = 3;
+/**
+ * A line-like rejected component counts only under this height, map pixels (boxes count under
+ * SMALL_TEXT_HEIGHT). The small-text fragments of the rendered pages were 2–12.2 px high; the
+ * one line-like rejected component of the real receipt photo, a dashed rule, 13.1 px (counting it
+ * cost that normal photo a second pass, +30 % time, for no text).
+ */
+export const REJECTED_MAX_HEIGHT = 12;
 /**
  * A rejected component that is not line-like, at least SMALL_TEXT_HEIGHT high and this many map
  * pixels, is a blob: lines of small print run together at the first pass's scale (a 384×480
@@ -131,7 +138,7 @@ export function smallTextEvidence(boxes: readonly DetectedBox[], rejected: reado
   }
   for (const r of rejected) {
     const lineLike = r.mapLength >= REJECTED_MIN_ASPECT * r.mapHeight;
-    if (lineLike && r.mapHeight >= REJECTED_MIN_HEIGHT && r.mapHeight < smallHeight) found.push({ y0: r.bounds[1], y1: r.bounds[3], mapHeight: r.mapHeight });
+    if (lineLike && r.mapHeight >= REJECTED_MIN_HEIGHT && r.mapHeight < Math.min(smallHeight, REJECTED_MAX_HEIGHT)) found.push({ y0: r.bounds[1], y1: r.bounds[3], mapHeight: r.mapHeight });
     else if (!lineLike && r.mapHeight >= smallHeight && r.pixels >= BLOB_MIN_PIXELS) found.push({ y0: r.bounds[1], y1: r.bounds[3] });
   }
   return found;

@@ -16,7 +16,7 @@ import sharp from 'sharp';
 import { decodeImage } from '../../../main/media/images/decode.js';
 import { TextOcrCancelledError, TextOcrEngine, sharedTextOcrEngine } from '../../../main/engine/text-ocr/index.js';
 import type { PageTextOptions } from '../../../main/engine/text-ocr/engine.js';
-import { fragmentCer, pageCer } from '../../../main/engine/text-ocr/metrics.js';
+import { fragmentCer, pageCer, proseFragments } from '../../../main/engine/text-ocr/metrics.js';
 import { REAL_DATA_DIR } from '../../fixtures/reference-cases.js';
 import { chartSvg, labelsFound, mathPageSvg, pageSvg, paragraph, PROSE } from './pages.js';
 
@@ -37,12 +37,7 @@ function texifyProse(): string[] {
   const sources = readFileSync(path.join(REAL_DATA_DIR, 'SOURCES.md'), 'utf8');
   const m = /```text\n([\s\S]*?)```/.exec(sources.slice(sources.indexOf('**`texify_example_0.png`**')));
   assert.ok(m, 'SOURCES.md has the texify ground truth');
-  return m[1]!
-    .replace(/\$\$[\s\S]*?\$\$/g, '\u0000')
-    .replace(/\$[^$]*\$/g, '\u0000')
-    .split('\u0000')
-    .map((s) => s.trim())
-    .filter((s) => s.length >= 3);
+  return proseFragments(m[1]!);
 }
 
 describe('small print on real pixels', () => {
