@@ -10,9 +10,17 @@
  * (DB_MIN_SIZE, `box_thresh`). Both are evidence of small text. Around the evidence, full-width
  * horizontal bands of the page are detected again at a scale that brings the small boxes to
  * SMALL_TEXT_TARGET map pixels, bounded by SMALL_TEXT_MAX_SCALE (absolute) and a pixel budget.
- * PaddleOCR's own answer to small text is `det_limit_type` 'min' (its DetResizeForTest default:
- * the short side enlarged to 736), i.e. the whole page enlarged, unbounded; this pass enlarges only
- * where the first pass saw small text.
+ * Blobs (lines of small print run together) count too, and a small picture where the first pass
+ * found nothing at all (a chart) is detected again whole. PaddleOCR's own answer to small text is
+ * `det_limit_type` 'min' (its DetResizeForTest default: the short side enlarged to 736), i.e.
+ * the whole page enlarged, unbounded; this pass enlarges only where the first pass saw small
+ * text, so pages without it cost nothing more. DB's `unclip_ratio` is 1.75 in this pass
+ * (SMALL_TEXT_UNCLIP_RATIO).
+ *
+ * Recognition is not enlarged: each line is still sampled from the page's own pixels straight to
+ * the rec input height of 48 (PP-OCRv4 rec image_shape [3, 48, 320]; recognize.ts). Sampling the
+ * lines from the page enlarged 2× (lanczos3) instead was no better: on the rendered crops of 5–6
+ * px text 23.2 / 6.0 / 6.6 % page CER against 21.2 / 5.2 / 4.3 %, one more chart label.
  *
  * Pure functions over boxes and numbers; engine.ts runs the graphs.
  */
@@ -20,13 +28,17 @@ import type { DetectedBox, RejectedComponent } from './detect.js';
 import { bounds } from './geometry.js';
 
 /**
- * A first-pass box whose height in det-map pixels is under this is small text (so is a rejected
- * component whose unclipped short side is). Measured on rendered pages (small-text.test.ts):
- * a 2480×3508 page seen at 0.365 lost lines whose boxes were 8–11 map pixels high (fonts
- * 16–20 px: 53 % and 9 % page CER) and read every line of 24 px text (box 13 map px, 0.2 %).
+ * A first-pass box whose height in det-map pixels is under this is small text. Measured on a
+ * rendered 2480×3508 page (A4 at 300 dpi) seen at 0.363: with 12, pages of 16 and 20 px print
+ * stayed at 17.6 and 8.8 % page CER (lines boxed 12–15 map px high, or rejected at 15 px, were
+ * lost); with 16, 0.0 and 0.2 %. On the real pages without small print the lowest tenth of the
+ * boxes are 29 map px or more (the paper page, whose chart labels are small, 11.7).
  */
 export const SMALL_TEXT_HEIGHT = 16;
-/** Map-pixel height the second pass aims at for the small boxes. */
+/**
+ * Map-pixel height the second pass aims at for the small boxes (1.5 × SMALL_TEXT_HEIGHT); 32 read
+ * the rendered crops and pages within a point of 24, for more pixels.
+ */
 export const SMALL_TEXT_TARGET = 24;
 /**
  * Largest scale of the second pass relative to the input image (only the detector sees the
@@ -70,11 +82,11 @@ export const BAND_MAX_WIDTH = 4096;
 
 /**
  * A rejected component is small-text evidence only when line-like: at least this many map pixels
- * high after unclip (and under REJECTED_MAX_HEIGHT) and REJECTED_MIN_ASPECT times as long. Specks (a pixel or two of probability
- * on photo texture, JPEG noise, rules of a table) are on every real page: the receipt photo,
- * the book excerpt and the handwritten photo had 5–15 rejected components each, nearly all under
- * 2 px or about as long as high, while the words of small text on the rendered pages came out as
- * fragments 5–12 px high and 3–10 times as long.
+ * high after unclip (and under REJECTED_MAX_HEIGHT) and REJECTED_MIN_ASPECT times as long.
+ * Specks (a pixel or two of probability on photo texture, JPEG noise, rules of a table) are on
+ * every real page: the receipt photo, the book excerpt and the handwritten photo had 5–15
+ * rejected components each, nearly all under 2 px or about as long as high, while the words of
+ * small text on the rendered pages came out as fragments 2–12 px high and 3–10 times as long.
  */
 export const REJECTED_MIN_HEIGHT = 2;
 export const REJECTED_MIN_ASPECT = 3;
@@ -87,9 +99,10 @@ export const REJECTED_MIN_ASPECT = 3;
 export const REJECTED_MAX_HEIGHT = 12;
 /**
  * A rejected component that is not line-like, at least SMALL_TEXT_HEIGHT high and this many map
- * pixels, is a blob: lines of small print run together at the first pass's scale (a 384×480
- * page of 8 px x-height on a 2480×3508 canvas, seen at 0.363, was one 125×193 component with
- * score 0.56 and nothing else). Its text height is unknown (see planSmallText).
+ * pixels, is a blob: lines of small print run together at the first pass's scale (the real
+ * 480×640 page scaled to 0.65, x-height ~9 px, on a 2480×3508 canvas seen at 0.363, was one
+ * 125×193 component with score 0.56 and nothing else). Its text height is unknown (see
+ * planSmallText).
  */
 export const BLOB_MIN_PIXELS = 200;
 
