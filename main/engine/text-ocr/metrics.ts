@@ -5,6 +5,9 @@
  * ligatures to their plain letters: the recogniser's dictionary has both `:` and `：`), every run
  * of whitespace (spaces, line breaks, blank lines between blocks) to one space, trimmed. Case and
  * punctuation are kept: they are part of reading a page right.
+ *
+ * proseFragments turns a Markdown-with-math transcription (texify's, `$…$` and `$$…$$`) into the
+ * prose between the formulas, for a fragment CER of what a text recogniser is meant to read.
  */
 
 /** Text as compared: NFKC, whitespace runs collapsed to one space, trimmed. */
@@ -89,4 +92,18 @@ export function fragmentCer(hypothesis: string, fragments: readonly string[]): C
     n += chars(f).length;
   }
   return { cer: n ? edits / n : 0, edits, referenceChars: n };
+}
+
+/**
+ * The prose of a transcription in Markdown with math: display (`$$…$$`) and inline (`$…$`)
+ * formulas cut out, the pieces between them trimmed, pieces under 3 characters (a comma between
+ * two formulas) left out. For fragmentCer.
+ */
+export function proseFragments(markdown: string): string[] {
+  return markdown
+    .replace(/\$\$[\s\S]*?\$\$/g, '\u0000')
+    .replace(/\$[^$]*\$/g, '\u0000')
+    .split('\u0000')
+    .map((s) => s.trim())
+    .filter((s) => s.length >= 3);
 }

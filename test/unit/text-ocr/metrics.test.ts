@@ -1,7 +1,7 @@
 /** The character error rate used by `npm run bench:ocr`. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { fragmentCer, levenshtein, normalizeText, pageCer, substringDistance } from '../../../main/engine/text-ocr/metrics.js';
+import { fragmentCer, levenshtein, normalizeText, pageCer, proseFragments, substringDistance } from '../../../main/engine/text-ocr/metrics.js';
 
 describe('CER', () => {
   test('normalisation: NFKC, whitespace runs to one space, case kept', () => {
@@ -22,5 +22,14 @@ describe('CER', () => {
     const r = fragmentCer('noise ICE BLACKCDFFE 82,000 more noise CASH 200,000', ['ICE BLACKCOFFE 2 82,000', 'CASH 200,000']);
     assert.equal(r.edits, 3);
     assert.equal(r.referenceChars, 23 + 12);
+  });
+  test('prose fragments of a Markdown-with-math transcription: the text between the formulas', () => {
+    assert.deepEqual(proseFragments('The potential $V_ i$ of cell $\\mathcal{C}_ i$, $x$ and: $$V = \\sum_j q_j,$$ where $a$ is small, $b$ no'), [
+      'The potential',
+      'of cell',
+      'and:',
+      'where',
+      'is small,',
+    ]);
   });
 });
