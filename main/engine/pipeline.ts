@@ -27,7 +27,7 @@ import { performance } from 'node:perf_hooks';
 import type { DecodedImage } from '../media/images/index.js';
 import type { ImageGrid } from './preprocess/idefics3.js';
 import { generationDefaultsOf, loadManifest } from './package/manifest.js';
-import { GRAPH_NAMES, type GraphDtype, type GraphName, type ModelManifest } from './package/manifest-types.js';
+import { GRAPH_NAMES, type ChatManifest, type GraphDtype, type GraphName, type ModelManifest } from './package/manifest-types.js';
 import { adoptKvDtype } from './package/hf-folder.js';
 import type { ExecutionProvider } from './execution-provider.js';
 import { checkGraphSignature, openSession, providerForGraph } from './session.js';
@@ -39,6 +39,8 @@ import { BadRequestError } from './stages/errors.js';
 import { decodeImages, ImageStage, type ImageFeatures, type VisionInputs } from './stages/image.js';
 import { checkChatTokens, PromptStage, readSpecialEmbeddings, type PromptRequest } from './stages/prompt.js';
 import { DecodeStage, openKvGather, type GenerateCallbacks } from './stages/decode.js';
+import { imagesKey, ReuseCache, type PositionKey, type ReuseStats } from './stages/reuse-cache.js';
+import { chatPositionKeys, omniFusionPositionKeys, fitHistory } from './stages/context.js';
 
 export { BadRequestError } from './stages/errors.js';
 export type { ImageFeatures, VisionInputs } from './stages/image.js';
@@ -67,12 +69,25 @@ export interface LoadOptions {
    * (bench:engine part 3) and as a way around a driver that mishandles device outputs.
    */
   kvCacheOnDevice?: boolean;
+  /**
+   * Bytes of KV cache and image features kept between requests so follow-ups prefill only their
+   * new positions (stages/reuse-cache.ts); default 512 MiB (OmniFusion 1.1's fp16 Mistral-7B KV
+   * cache holds 128 KiB per position, so about 3 000 positions); 0 turns reuse off.
+   */
+  reuseCacheBytes?: number;
 }
+
+/** LoadOptions.reuseCacheBytes by default: 512 MiB. */
+export const DEFAULT_REUSE_CACHE_BYTES = 512 * 1024 * 1024;
 
 /** A request turned into the decoder's first input. */
 interface PreparedInputs {
   /** float32 [1,L,D]. */
   inputsEmbeds: Float32Array;
+  /** What each of the L positions holds (reuse-cache.ts). */
+  keys: PositionKey[];
+  /** Earliest turns of the request's history left out to fit the context. */
+  droppedTurns: number;
   /** Prompt token ids the logits processors see before the generated ids (transformers' input_ids); none for a prompt of embeddings. */
   promptIds?: number[];
   ocr?: OcrPromptInfo;
@@ -95,6 +110,7 @@ export class VlmPipeline {
     readonly info: LoadedModelInfo,
     /** Prompt positions per prefill run (see LoadOptions.prefillChunk). */
     readonly prefillChunk: number,
+    private readonly reuse: ReuseCache,
   ) {}
 
   /**
@@ -157,7 +173,9 @@ export class VlmPipeline {
       embedStep: (tokens) => prompt.embedIds(tokens, tokens.length),
       ...(kvGather ? { kvGather } : {}),
     });
-    return new VlmPipeline(folder, manifest, tokenizer, sessions, image, prompt, decoder, defaults, info, prefillChunk);
+    const reuseBytes = options.reuseCacheBytes ?? DEFAULT_REUSE_CACHE_BYTES;
+    if (!Number.isFinite(reuseBytes) || reuseBytes < 0) throw new BadRequestError(`reuseCacheBytes must be a number of bytes ≥ 0, got ${reuseBytes}`);
+    return new VlmPipeline(folder, manifest, tokenizer, sessions, image, prompt, decoder, defaults, info, prefillChunk, new ReuseCache(reuseBytes));
   }
 
   /** The generation settings a request gets when it overrides nothing. */
@@ -165,8 +183,19 @@ export class VlmPipeline {
     return this.defaults;
   }
 
+  /** What the reuse cache holds and has saved since load. */
+  reuseStats(): ReuseStats {
+    return this.reuse.stats();
+  }
+
+  /** Drop everything the reuse cache holds (the next request computes from scratch). */
+  clearReuseCache(): void {
+    this.reuse.clear();
+  }
+
   /** Release the onnxruntime sessions. */
   async dispose(): Promise<void> {
+    this.reuse.clear();
     await Promise.all([...GRAPH_NAMES.map((n) => this.sessions[n].release()), this.decoder.dispose()]);
   }
 
@@ -249,10 +278,14 @@ export class VlmPipeline {
     const config = resolveGenerationConfig(this.defaults, request.generation ?? {});
 
     const images = request.images ?? [];
-    const { inputsEmbeds, promptIds, ocr, imageMs, promptMs } =
-      this.manifest.family === 'omnifusion' ? await this.prepareSegments(request, images) : await this.prepareChat(request, images);
-    const promptLength = inputsEmbeds.length / this.manifest.text_config.hidden_size;
     const context = this.manifest.text_config.max_position_embeddings;
+    // The answer's room when earlier turns must be left out: max_new_tokens, at most a quarter of the context.
+    const room = context !== undefined ? Math.min(config.max_new_tokens, Math.ceil(context / 4)) : 0;
+    const fits = (length: number): boolean => context === undefined || length + room <= context;
+    const { inputsEmbeds, keys, droppedTurns, promptIds, ocr, imageMs, promptMs } =
+      this.manifest.family === 'omnifusion' ? await this.prepareSegments(request, images, fits) : await this.prepareChat(request, images, fits);
+    const hidden = this.manifest.text_config.hidden_size;
+    const promptLength = inputsEmbeds.length / hidden;
     if (context !== undefined) {
       if (promptLength >= context) {
         throw new BadRequestError(`the prompt is ${promptLength} tokens, more than the model's context of ${context} tokens`);
@@ -261,12 +294,23 @@ export class VlmPipeline {
       config.max_new_tokens = Math.min(config.max_new_tokens, context - promptLength);
     }
     const imageDone = started + imageMs + promptMs;
-    const out = await this.decoder.decode(inputsEmbeds, promptIds, config, (ids) => this.tokenizer.decode(ids), callbacks);
+    const prefix = this.reuse.enabled ? this.reuse.takePrefix(keys) : undefined;
+    const reused = prefix?.length ?? 0;
+    const out = await this.decoder.decode(
+      reused ? inputsEmbeds.subarray(reused * hidden) : inputsEmbeds,
+      promptIds,
+      config,
+      (ids) => this.tokenizer.decode(ids),
+      callbacks,
+      this.reuse.enabled ? { ...(prefix ? { prefix } : {}), keep: (past, fed) => this.reuse.putSequence([...keys, ...fed.map((id) => `t${id}`)], past) } : {},
+    );
     return {
       answer: out.answer,
       token_ids: out.token_ids,
       finish_reason: out.finish_reason,
       prompt_length: promptLength,
+      reused_prompt_tokens: reused,
+      ...(droppedTurns ? { dropped_turns: droppedTurns } : {}),
       execution_provider: this.info.execution_provider,
       kv_cache: out.kv_cache,
       timings: {
@@ -280,33 +324,70 @@ export class VlmPipeline {
     };
   }
 
-  /** OmniFusion: prompt segments first (a request the model cannot take is refused before the images are encoded), then images. */
-  private async prepareSegments(request: GenerateRequest, images: readonly ImageSource[]): Promise<PreparedInputs> {
+  /**
+   * OmniFusion: prompt segments first (a request the model cannot take is refused before the
+   * images are encoded), then the images' features (from the reuse cache when seen before), then
+   * the earliest turns left out until the prompt `fits`, and its embeddings.
+   */
+  private async prepareSegments(request: GenerateRequest, images: readonly ImageSource[], fits: (length: number) => boolean): Promise<PreparedInputs> {
     const t0 = performance.now();
-    const { segments, ocr } = this.prompt.assemblePrompt(request, images.length);
+    this.prompt.assemblePrompt(request, images.length);
     const t1 = performance.now();
     let imageFeatures: ImageFeatures | undefined;
+    let imageKeys: string[] = [];
     if (images.length) {
-      const { pixel_values, dims } = await this.preprocess(images);
-      imageFeatures = await this.image.encode(pixel_values, dims);
+      const key = this.reuse.enabled ? await imagesKey(images) : undefined;
+      imageKeys = key?.split(',') ?? images.map((_, i) => `request-${i}`);
+      imageFeatures = key !== undefined ? this.reuse.getFeatures<ImageFeatures>(key) : undefined;
+      if (!imageFeatures) {
+        const { pixel_values, dims } = await this.preprocess(images);
+        imageFeatures = await this.image.encode(pixel_values, dims);
+        if (key !== undefined) this.reuse.putFeatures(key, imageFeatures, imageFeatures.data.byteLength);
+      }
     }
     const t2 = performance.now();
-    const inputsEmbeds = await this.prompt.embedPrompt(segments, imageFeatures);
-    return { inputsEmbeds, ...(ocr ? { ocr } : {}), imageMs: t2 - t1, promptMs: t1 - t0 + (performance.now() - t2) };
+    const rowsPerImage = imageFeatures?.dims[1] ?? 0;
+    const { value: assembled, dropped } = fitHistory(request, (r) => {
+      const a = this.prompt.assemblePrompt(r, images.length);
+      return { value: a, length: omniFusionPositionKeys(a.segments, rowsPerImage, imageKeys).length };
+    }, fits);
+    const keys = omniFusionPositionKeys(assembled.segments, rowsPerImage, imageKeys);
+    const inputsEmbeds = await this.prompt.embedPrompt(assembled.segments, imageFeatures);
+    const { ocr } = assembled;
+    return { inputsEmbeds, keys, droppedTurns: dropped, ...(ocr ? { ocr } : {}), imageMs: t2 - t1, promptMs: t1 - t0 + (performance.now() - t2) };
   }
 
-  /** Idefics3 / LLaVA: images first (Idefics3's prompt depends on their tile grids), then the chat prompt, its embeddings and the merge. */
-  private async prepareChat(request: GenerateRequest, images: readonly ImageSource[]): Promise<PreparedInputs> {
+  /**
+   * Idefics3 / LLaVA: images first (Idefics3's prompt depends on their tile grids; from the reuse
+   * cache when seen before), then the chat prompt with the earliest turns left out until it
+   * `fits`, its embeddings and the merge.
+   */
+  private async prepareChat(request: GenerateRequest, images: readonly ImageSource[], fits: (length: number) => boolean): Promise<PreparedInputs> {
     const t0 = performance.now();
+    let key: string | undefined;
+    let cached: { grids: ImageGrid[]; features: ImageFeatures } | undefined;
     let vision: VisionInputs | undefined;
-    if (images.length) vision = await this.preprocess(images);
+    if (images.length) {
+      key = this.reuse.enabled ? await imagesKey(images) : undefined;
+      cached = key !== undefined ? this.reuse.getFeatures(key) : undefined;
+      if (!cached) vision = await this.preprocess(images);
+    }
+    const grids = cached?.grids ?? vision?.grids ?? [];
     const t1 = performance.now();
-    const { ids } = this.prompt.buildChatPrompt(request, vision?.grids ?? []);
+    const { value: ids, dropped } = fitHistory(request, (r) => {
+      const built = this.prompt.buildChatPrompt(r, grids).ids;
+      return { value: built, length: built.length };
+    }, fits);
     const t2 = performance.now();
-    const imageFeatures = vision ? await this.image.encode(vision.pixel_values, vision.dims, vision.pixel_attention_mask) : undefined;
+    let imageFeatures = cached?.features;
+    if (vision) {
+      imageFeatures = await this.image.encode(vision.pixel_values, vision.dims, vision.pixel_attention_mask);
+      if (key !== undefined) this.reuse.putFeatures(key, { grids, features: imageFeatures }, imageFeatures.data.byteLength);
+    }
     const t3 = performance.now();
     const inputsEmbeds = await this.prompt.embedChatPrompt(ids, imageFeatures);
-    return { inputsEmbeds, promptIds: ids, imageMs: t1 - t0 + (t3 - t2), promptMs: t2 - t1 + (performance.now() - t3) };
+    const keys = chatPositionKeys(ids, (this.manifest as ChatManifest).prompt.image_token_id, key ?? 'request');
+    return { inputsEmbeds, keys, droppedTurns: dropped, promptIds: ids, imageMs: t1 - t0 + (t3 - t2), promptMs: t2 - t1 + (performance.now() - t3) };
   }
 }
 

@@ -68,6 +68,13 @@ export interface GenerateResult {
   token_ids: number[];
   finish_reason: FinishReason;
   prompt_length: number;
+  /**
+   * Prompt positions whose KV cache came from an earlier request (a follow-up, regenerate or edit
+   * that begins like something already computed); only the other prompt_length − reused_prompt_tokens were prefilled.
+   */
+  reused_prompt_tokens: number;
+  /** Earliest turns of `history` left out so the prompt fits the model's context (absent: none). */
+  dropped_turns?: number;
   execution_provider: string;
   /** Where the decoder's KV cache lived between steps: 'gpu-buffer' only when it never left GPU memory (webgpu). */
   kv_cache: 'gpu-buffer' | 'cpu';

@@ -43,7 +43,7 @@ export function fakeEngine(options: { family?: string; name?: string; crashOn?: 
             onMessage({ type: 'token', id, token_id: 1, text: answer });
             if (crash) return void setTimeout(() => onExit('signal SIGKILL'), 1);
             const timings = { image_ms: 0, prefill_ms: 1, ttft_ms: 1, decode_tokens_per_s: 0, total_ms: 2 };
-            onMessage({ type: 'done', id, result: { answer, token_ids: [1], finish_reason: 'eos', prompt_length: 3, execution_provider: 'cpu', kv_cache: 'cpu', timings } });
+            onMessage({ type: 'done', id, result: { answer, token_ids: [1], finish_reason: 'eos', prompt_length: 3, reused_prompt_tokens: 0, execution_provider: 'cpu', kv_cache: 'cpu', timings } });
           }, 1);
         } else if (request.type === 'shutdown') {
           stops++;

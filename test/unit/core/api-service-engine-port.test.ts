@@ -22,6 +22,7 @@ function remoteLikeEngine() {
     token_ids: answer ? [7, 8] : [],
     finish_reason: finish,
     prompt_length: 11,
+    reused_prompt_tokens: 0,
     execution_provider: 'remote',
     kv_cache: 'cpu',
     timings: { image_ms: 0, prefill_ms: 3, ttft_ms: 4, decode_tokens_per_s: 0, total_ms: 9 },
