@@ -33,7 +33,7 @@ import type { ExecutionProvider } from './execution-provider.js';
 import { checkGraphSignature, openSession, providerForGraph } from './session.js';
 import { TextTokenizer } from './tokenizer.js';
 import type { PromptSegment } from './models/omnifusion.js';
-import { resolveGenerationConfig, type GenerationConfig } from './generation/index.js';
+import { presetDefaults, resolveGenerationConfig, type GenerationConfig } from './generation/index.js';
 import type { GenerateRequest, GenerateResult, ImageSource, LoadedModelInfo, OcrPromptInfo } from './protocol.js';
 import { BadRequestError } from './stages/errors.js';
 import { decodeImages, ImageStage, type ImageFeatures, type VisionInputs } from './stages/image.js';
@@ -75,7 +75,19 @@ export interface LoadOptions {
    * cache holds 128 KiB per position, so about 3 000 positions); 0 turns reuse off.
    */
   reuseCacheBytes?: number;
+  /**
+   * Positions (prompt + answer) a request may use, at most the model's max_position_embeddings
+   * (its default): a smaller context bounds the KV cache's memory, as llama.cpp's --ctx-size and
+   * Ollama's num_ctx do. A conversation longer than it leaves out its earliest turns.
+   */
+  contextLength?: number;
 }
+
+/**
+ * Positions OmniFusion 1.1 was fine-tuned at: stage 2's max_context_len 2048 (AIRI-Institute/
+ * OmniFusion train_src; the paper's base setups use 2048). Longer prompts run, with a warning.
+ */
+export const OMNIFUSION_FINETUNE_POSITIONS = 2048;
 
 /** LoadOptions.reuseCacheBytes by default: 512 MiB. */
 export const DEFAULT_REUSE_CACHE_BYTES = 512 * 1024 * 1024;
@@ -111,7 +123,12 @@ export class VlmPipeline {
     /** Prompt positions per prefill run (see LoadOptions.prefillChunk). */
     readonly prefillChunk: number,
     private readonly reuse: ReuseCache,
+    /** Positions a request may use (LoadOptions.contextLength, else the model's); undefined: no limit known. */
+    readonly contextLength: number | undefined,
   ) {}
+
+  /** Whether a prompt longer than OmniFusion's fine-tuning length was already warned about. */
+  private warnedLongPrompt = false;
 
   /**
    * Load a package: manifest, tokenizer, special embeddings, three sessions whose inputs and
@@ -175,7 +192,11 @@ export class VlmPipeline {
     });
     const reuseBytes = options.reuseCacheBytes ?? DEFAULT_REUSE_CACHE_BYTES;
     if (!Number.isFinite(reuseBytes) || reuseBytes < 0) throw new BadRequestError(`reuseCacheBytes must be a number of bytes ≥ 0, got ${reuseBytes}`);
-    return new VlmPipeline(folder, manifest, tokenizer, sessions, image, prompt, decoder, defaults, info, prefillChunk, new ReuseCache(reuseBytes));
+    const modelContext = manifest.text_config.max_position_embeddings;
+    const asked = options.contextLength;
+    if (asked !== undefined && (!Number.isInteger(asked) || asked < 2)) throw new BadRequestError(`contextLength must be a whole number ≥ 2, got ${asked}`);
+    const contextLength = asked !== undefined ? Math.min(asked, modelContext ?? asked) : modelContext;
+    return new VlmPipeline(folder, manifest, tokenizer, sessions, image, prompt, decoder, defaults, info, prefillChunk, new ReuseCache(reuseBytes), contextLength);
   }
 
   /** The generation settings a request gets when it overrides nothing. */
@@ -275,10 +296,10 @@ export class VlmPipeline {
   async generate(request: GenerateRequest, callbacks: GenerateCallbacks = {}): Promise<GenerateResult> {
     const started = performance.now();
     if (typeof request.question !== 'string' || !request.question.trim()) throw new BadRequestError('the question is empty');
-    const config = resolveGenerationConfig(this.defaults, request.generation ?? {});
+    const config = resolveGenerationConfig(presetDefaults(request.defaults, this.defaults), request.generation ?? {});
 
     const images = request.images ?? [];
-    const context = this.manifest.text_config.max_position_embeddings;
+    const context = this.contextLength;
     // The answer's room when earlier turns must be left out: max_new_tokens, at most a quarter of the context.
     const room = context !== undefined ? Math.min(config.max_new_tokens, Math.ceil(context / 4)) : 0;
     const fits = (length: number): boolean => context === undefined || length + room <= context;
@@ -292,6 +313,11 @@ export class VlmPipeline {
       }
       // Like transformers' max_length: the answer stops where the context ends.
       config.max_new_tokens = Math.min(config.max_new_tokens, context - promptLength);
+    }
+    let warning: string | undefined;
+    if (this.manifest.family === 'omnifusion' && promptLength > OMNIFUSION_FINETUNE_POSITIONS && !this.warnedLongPrompt) {
+      this.warnedLongPrompt = true;
+      warning = `the prompt is ${promptLength} positions, more than the ${OMNIFUSION_FINETUNE_POSITIONS} OmniFusion was fine-tuned at: answers may get worse (it still runs up to ${context ?? 'the model\'s limit'})`;
     }
     const imageDone = started + imageMs + promptMs;
     const prefix = this.reuse.enabled ? this.reuse.takePrefix(keys) : undefined;
@@ -311,6 +337,7 @@ export class VlmPipeline {
       prompt_length: promptLength,
       reused_prompt_tokens: reused,
       ...(droppedTurns ? { dropped_turns: droppedTurns } : {}),
+      ...(warning ? { warning } : {}),
       execution_provider: this.info.execution_provider,
       kv_cache: out.kv_cache,
       timings: {

@@ -7,6 +7,7 @@
  */
 import type { ExecutionProvider } from './execution-provider.js';
 import type { GenerationConfig } from './generation/config.js';
+import type { GenerationPreset } from './generation/presets.js';
 import type { GraphDtype, GraphName, OcrTextPosition } from './package/manifest-types.js';
 import type { PageTextBlock } from './text-ocr/engine.js';
 import type { Rotation } from './text-ocr/orientation.js';
@@ -25,7 +26,13 @@ export interface GenerateRequest {
   images: ImageSource[];
   question: string;
   history?: ChatTurn[];
-  /** Overrides of the model's generation defaults (validated by resolveGenerationConfig). */
+  /**
+   * Which defaults `generation` overrides: the package's own (`model`, the default: for OmniFusion
+   * its reference script's beams, bans and forced EOS) or chat defaults (`chat`: greedy, nothing
+   * banned, 1024 tokens; generation/presets.ts).
+   */
+  defaults?: GenerationPreset;
+  /** Overrides of those defaults (validated by resolveGenerationConfig). */
   generation?: Partial<GenerationConfig>;
   /**
    * Text read from each image (`ocr_text[i]` belongs to `images[i]`; null or blank for none), put
@@ -75,6 +82,8 @@ export interface GenerateResult {
   reused_prompt_tokens: number;
   /** Earliest turns of `history` left out so the prompt fits the model's context (absent: none). */
   dropped_turns?: number;
+  /** Something the user should know about this answer, one line (e.g. a prompt longer than the model was fine-tuned for); absent: nothing. */
+  warning?: string;
   execution_provider: string;
   /** Where the decoder's KV cache lived between steps: 'gpu-buffer' only when it never left GPU memory (webgpu). */
   kv_cache: 'gpu-buffer' | 'cpu';
