@@ -81,6 +81,40 @@ export interface ConversationSummary {
   pinned: boolean;
   /** The folder it is filed in (1–60 characters, no slashes); null when in no folder. */
   folder: string | null;
+  /** How its answers are written, each null = inherit from Settings (conversations.setOptions). */
+  options: ConversationOptions;
+}
+
+/**
+ * A conversation's own answer options (conversations.setOptions); every field null = inherit the
+ * Settings' value (which may itself be the model's default). Ranges: main/api/answer-options.ts.
+ */
+export interface ConversationOptions {
+  /** Replaces the system text of the prompt; '' = no system text at all. */
+  systemPrompt: string | null;
+  /** Sampling temperature, above 0 and at most 2 (used when not greedy; see Settings.greedy). */
+  temperature: number | null;
+  /** Nucleus sampling mass, above 0 and at most 1. */
+  top_p: number | null;
+  /** Longest answer, tokens, 1–32768. */
+  max_new_tokens: number | null;
+  /** true: greedy decoding (temperature and top_p unused); false: the model's decoding, or sampling with a set temperature / top_p. */
+  greedy: boolean | null;
+}
+
+/**
+ * What the loaded model does when a request overrides nothing, from its package (for the GUI's
+ * "Model default: …" lines): the system text of its prompt and its generation defaults
+ * (transformers' GenerationConfig names; OmniFusion 1.1: 3 beams, no sampling).
+ */
+export interface ModelDefaults {
+  /** The family's system text: OmniFusion's manifest `prompt.system`; '' when the prompt has none (the chat templates of the published Idefics3 / LLaVA folders add none). */
+  systemPrompt: string;
+  do_sample: boolean;
+  temperature: number;
+  top_p: number;
+  max_new_tokens: number;
+  num_beams: number;
 }
 
 /** See ConversationSummary.ocrTokens. */
@@ -156,6 +190,8 @@ export interface ModelStatus {
   note?: string;
   state: 'loading' | 'ready' | 'error' | 'none';
   error?: string;
+  /** The loaded model's defaults (state 'ready', from an engine that reports them). */
+  defaults?: ModelDefaults;
 }
 
 /** A weight format of a catalog model. */
@@ -273,9 +309,24 @@ export interface OcrResult {
 /** User settings (persisted). */
 export interface Settings {
   theme: 'system' | 'light' | 'dark';
-  maxNewTokens: number;
-  /** 'greedy' streams deterministically; 'model' uses the model package's defaults (OmniFusion: 3 beams). */
-  decoding: 'greedy' | 'model';
+  /**
+   * How answers are written unless a conversation says otherwise (ConversationOptions); ranges in
+   * main/api/answer-options.ts. The system text of the prompt: null = the model's own
+   * (ModelDefaults.systemPrompt), '' = none.
+   */
+  systemPrompt: string | null;
+  /** Longest answer, tokens (1–32768); null = the model's max_new_tokens. */
+  maxNewTokens: number | null;
+  /**
+   * true: greedy decoding, deterministic (temperature and top_p unused). false: the model
+   * package's decoding (OmniFusion 1.1: 3 beams), or, when a temperature or top_p is set,
+   * sampling with them (one beam). Regenerate always samples (see generation.regenerate).
+   */
+  greedy: boolean;
+  /** Sampling temperature (above 0, at most 2); null = the model's. */
+  temperature: number | null;
+  /** Nucleus sampling mass (above 0, at most 1); null = the model's. */
+  top_p: number | null;
   /** The global screenshot hotkey (Electron accelerator); defaults to defaultHotkey(platform). */
   captureHotkey: string;
   /** Which default question a capture gets ("Describe this" or "Convert to LaTeX"). */
@@ -307,6 +358,12 @@ export interface ApiCalls {
   'conversations.setPinned': { request: { id: string; pinned: boolean }; response: ConversationSummary };
   /** File in a folder (trimmed, 1–60 characters, no control characters or slashes), or null: in no folder. */
   'conversations.setFolder': { request: { id: string; folder: string | null }; response: ConversationSummary };
+  /**
+   * Change some of the conversation's answer options (the fields given; null = inherit from
+   * Settings again); the next answer uses them. A field out of range is a bad_request naming it
+   * and its range, and then nothing changes.
+   */
+  'conversations.setOptions': { request: { id: string; options: Partial<ConversationOptions> }; response: ConversationSummary };
   'search.messages': { request: { query: string }; response: SearchHit[] };
   /** Store an image (file picker, drop, paste, camera); validated and deduplicated by sha256. */
   'attachments.add': { request: { name: string; bytes: Uint8Array }; response: AttachmentInfo };
@@ -330,7 +387,11 @@ export interface ApiCalls {
   };
   /** Stop the answer being generated for this message (it stays, marked partial). */
   'generation.stop': { request: { messageId: string }; response: { stopped: boolean } };
-  /** Answer the user message before this assistant message again, as a new version (sibling) of it. */
+  /**
+   * Answer the user message before this assistant message again, as a new version (sibling) of it.
+   * It always samples, with a fresh seed (greedy or beam search would repeat the answer): at the
+   * conversation's or Settings' temperature and top_p where set, else 0.8 and 0.9.
+   */
   'generation.regenerate': { request: { messageId: string }; response: { assistantMessage: Message } };
   /** Ask a user message again with new text, as a new version (sibling) of it, and answer it; the old branch stays. */
   'generation.editAndResend': {
@@ -428,6 +489,7 @@ export const CALL_NAMES = [
   'conversations.setOcrTokens',
   'conversations.setPinned',
   'conversations.setFolder',
+  'conversations.setOptions',
   'search.messages',
   'attachments.add',
   'attachments.get',

@@ -5,30 +5,37 @@
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { DEVICES, type Settings } from '../api/contract.js';
+import { answerOptionProblem, MAX_NEW_TOKENS_LIMIT, type AnswerOptionKind, type NullMeans } from '../api/answer-options.js';
 import { isAcceleratorLike } from '../api/capture.js';
+
+export { MAX_NEW_TOKENS_LIMIT };
 
 /** What is stored: the API's settings plus the model chosen with models.use. */
 export type StoredSettings = Settings & { activeModel?: string };
 
 const ONE_OF: { [K in keyof Settings]?: readonly string[] } = {
   theme: ['system', 'light', 'dark'],
-  decoding: ['greedy', 'model'],
   captureMode: ['ask', 'ocr'],
   captureOpens: ['quick-ask', 'main'],
   device: DEVICES,
 };
 
-/** The largest answer length a user can set, tokens. */
-export const MAX_NEW_TOKENS_LIMIT = 32768;
+/** The answer options among the settings: which option each is, and what null means for it (ranges: main/api/answer-options.ts). */
+const ANSWER_OPTIONS: { [K in keyof Settings]?: { kind: AnswerOptionKind; nullMeans: NullMeans } } = {
+  systemPrompt: { kind: 'systemPrompt', nullMeans: 'model' },
+  maxNewTokens: { kind: 'max_new_tokens', nullMeans: 'model' },
+  greedy: { kind: 'greedy', nullMeans: 'not-allowed' },
+  temperature: { kind: 'temperature', nullMeans: 'model' },
+  top_p: { kind: 'top_p', nullMeans: 'model' },
+};
 
 /**
  * One line saying what is wrong with `value` for setting `key`, or undefined when it is valid.
  * Whether a hotkey is a system shortcut or can be registered is decided where the shell is.
  */
 export function settingProblem(key: string, value: unknown): string | undefined {
-  if (key === 'maxNewTokens') {
-    return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_NEW_TOKENS_LIMIT ? undefined : `maxNewTokens must be a whole number from 1 to ${MAX_NEW_TOKENS_LIMIT}`;
-  }
+  const option = Object.hasOwn(ANSWER_OPTIONS, key) ? ANSWER_OPTIONS[key as keyof Settings] : undefined;
+  if (option) return answerOptionProblem(option.kind, key, value, option.nullMeans);
   if (key === 'captureHotkey') {
     return typeof value === 'string' && isAcceleratorLike(value) ? undefined : `"${String(value)}" is not a shortcut: use modifiers and one key, e.g. Control+Alt+Shift+M`;
   }
@@ -63,6 +70,11 @@ export async function readSettingsFile(file: string, defaults: Settings): Promis
   for (const [key, value] of Object.entries(stored)) {
     if (key === 'activeModel') {
       if (typeof value === 'string') settings.activeModel = value;
+      continue;
+    }
+    // Before the answer options (issue 12) the choice was `decoding`: 'greedy' or 'model' (the package's defaults).
+    if (key === 'decoding') {
+      if ((value === 'greedy' || value === 'model') && !Object.hasOwn(stored, 'greedy')) settings.greedy = value === 'greedy';
       continue;
     }
     const problem = settingProblem(key, value);

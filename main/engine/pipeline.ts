@@ -3,7 +3,7 @@
  * its stages: loading a package (manifest, tokenizer, three graph sessions), then per request
  *
  *   stages/image.ts   images → pixel_values → vision encoder (+ adapter/connector) → image_features;
- *   stages/prompt.ts  question, history, OCR text → prompt → inputs_embeds with the image rows in place;
+ *   stages/prompt.ts  system text, question, history, OCR text → prompt → inputs_embeds with the image rows in place;
  *   stages/decode.ts  decoder_model_merged with a KV cache (past_key_values) → logits → logits
  *                     processors, greedy / sampling / beam search → streamed text.
  *
@@ -176,6 +176,14 @@ export class VlmPipeline {
       execution_provider: visionOnCoreMl ? 'coreml (vision encoder) + cpu' : executionProvider,
       ...(notes.length ? { note: notes.join('; ') } : {}),
       load_ms: performance.now() - started,
+      defaults: {
+        system: manifest.family === 'omnifusion' ? manifest.prompt.system : '',
+        do_sample: defaults.do_sample,
+        temperature: defaults.temperature,
+        top_p: defaults.top_p,
+        max_new_tokens: defaults.max_new_tokens,
+        num_beams: defaults.num_beams,
+      },
       ...(manifest.family === 'omnifusion' && manifest.prompt.ocr_text ? { ocr_text_position: manifest.prompt.ocr_text.position } : {}),
     };
     // Idefics3 on the CPU: the vision encoder runs once per frame (see ImageStage.encode).

@@ -21,11 +21,22 @@ export interface ChatTurn {
   answer: string;
 }
 
-/** What to answer: the images, the question, earlier turns and sampling overrides. */
+/** What to answer: the images, the question, earlier turns, the system text and sampling overrides. */
 export interface GenerateRequest {
   images: ImageSource[];
   question: string;
   history?: ChatTurn[];
+  /**
+   * The system text of the prompt, replacing the family's default (`LoadedModelInfo.defaults.system`);
+   * '' means none; absent: the default. OmniFusion: the text put first, encoded as written in place of
+   * the manifest's `prompt.system` ("This is a dialog with AI assistant.\n" for OmniFusion 1.1, which
+   * ends with a newline: the text is not changed). Idefics3 / LLaVA: a `system` message before the
+   * first user turn, rendered by the folder's chat template (SmolVLM's as "System: …<end_of_utterance>",
+   * Qwen's ChatML as "<|im_start|>system …<|im_end|>"), its text tokenized as plain text like the
+   * questions; a template that refuses a system role (it raises, as Gemma's do) makes the request a
+   * bad_request saying so. Not a string: bad_request.
+   */
+  system?: string;
   /**
    * Which defaults `generation` overrides: the package's own (`model`, the default: for OmniFusion
    * its reference script's beams, bans and forced EOS) or chat defaults (`chat`: greedy, nothing
@@ -92,6 +103,20 @@ export interface GenerateResult {
   ocr?: OcrPromptInfo;
 }
 
+/**
+ * What a request that overrides nothing gets (the GUI shows these as "Model default: …"): the
+ * family's system text and the package's generation defaults, transformers' GenerationConfig names.
+ */
+export interface ModelDefaultsInfo {
+  /** OmniFusion: the manifest's `prompt.system`; the chat-template families: '' (their published templates add none). */
+  system: string;
+  do_sample: boolean;
+  temperature: number;
+  top_p: number;
+  max_new_tokens: number;
+  num_beams: number;
+}
+
 /** Facts about the loaded model, sent once loading is done. */
 export interface LoadedModelInfo {
   name: string;
@@ -101,6 +126,8 @@ export interface LoadedModelInfo {
   /** Why the provider differs from the one requested, if it does (for example "webgpu unavailable … using cpu"). */
   note?: string;
   load_ms: number;
+  /** The model's defaults (absent from an engine that does not report them). */
+  defaults?: ModelDefaultsInfo;
   /** Where the package puts OCR text in its prompt; absent when its manifest has no `prompt.ocr_text` (OCR tokens are refused). */
   ocr_text_position?: OcrTextPosition;
   /**

@@ -3,6 +3,7 @@
  * (oldest first, each with its parentId); messages with the same parent are versions of one turn
  * (regenerated answers, edited questions). The chat shows one path from a root down to a leaf:
  * at each fork the version the user chose, else the one leading to the newest message.
+ * The list row's preview of the open conversation is the last message of that path (pathPreview).
  */
 import type { Message } from '../../main/api/contract';
 
@@ -87,4 +88,24 @@ export function descendantsOf(id: string, children: Map<string, Message[]>): str
     }
   }
   return out;
+}
+
+/** How many characters of a message a conversation's preview keeps (the store's PREVIEW_CHARS). */
+export const PREVIEW_CHARS = 160;
+
+/** A message's text as a one-line preview: its first PREVIEW_CHARS characters, whitespace collapsed (as the store cuts it). */
+export function previewText(content: string): string {
+  return Array.from(content.slice(0, PREVIEW_CHARS * 2)).slice(0, PREVIEW_CHARS).join('').replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * The preview of the branch shown: the text of its last message that has any (an answer that has
+ * no text yet shows its question's); '' for an empty path.
+ */
+export function pathPreview(path: readonly Pick<Message, 'content'>[]): string {
+  for (let i = path.length - 1; i >= 0; i--) {
+    const text = previewText(path[i]!.content);
+    if (text) return text;
+  }
+  return '';
 }

@@ -30,7 +30,7 @@ describe('reply branches in Chromium against omnifusion serve', () => {
   let conversationId = '';
 
   before(async () => {
-    app = await openAppSession('branches', { viewport: { width: 1200, height: 900 }, settings: { maxNewTokens: 6, decoding: 'greedy' } });
+    app = await openAppSession('branches', { viewport: { width: 1200, height: 900 }, settings: { maxNewTokens: 6, greedy: true } });
     ({ server, page, pageErrors } = app);
   });
 

@@ -80,7 +80,7 @@ describe('screenshot capture in Chromium against omnifusion serve', () => {
     app = await openAppSession('capture', {
       viewport: VIEWPORT,
       deviceScaleFactor: 2,
-      settings: { maxNewTokens: 8, decoding: 'greedy' },
+      settings: { maxNewTokens: 8, greedy: true },
       prepare: async (dataDir) => {
         sourcePng = await sharp(patternRgb(SOURCE.width, SOURCE.height), { raw: { ...SOURCE, channels: 3 } }).png().toBuffer();
         sourcePath = path.join(dataDir, 'screen.png');

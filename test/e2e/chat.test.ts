@@ -36,7 +36,7 @@ describe('chat window in Chromium against omnifusion serve', () => {
   before(async () => {
     app = await openAppSession('chat', {
       viewport: { width: 1280, height: 800 },
-      settings: { maxNewTokens: 2000, decoding: 'greedy' },
+      settings: { maxNewTokens: 2000, greedy: true },
       // A conversation from "earlier", written through the store: its answer is hostile model output.
       prepare: (dataDir) => {
         const store = openStore({ dataDir });

@@ -20,7 +20,7 @@ describe('New chat', () => {
   before(async () => {
     app = await openAppSession('new-chat', {
       viewport: { width: 1200, height: 800 },
-      settings: { maxNewTokens: 4, decoding: 'greedy' },
+      settings: { maxNewTokens: 4, greedy: true },
       prepare: (dataDir) => {
         const store = openStore({ dataDir });
         const c = store.createConversation('Earlier conversation');

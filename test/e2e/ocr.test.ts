@@ -28,7 +28,7 @@ describe('OCR panel in Chromium against omnifusion serve', () => {
   let pageErrors: string[];
 
   before(async () => {
-    app = await openAppSession('ocr', { viewport: { width: 1280, height: 900 }, clipboard: true, settings: { maxNewTokens: 32, decoding: 'greedy' } });
+    app = await openAppSession('ocr', { viewport: { width: 1280, height: 900 }, clipboard: true, settings: { maxNewTokens: 32, greedy: true } });
     ({ server, page, pageErrors } = app);
   });
 

@@ -34,7 +34,7 @@ describe('page text of an attached image in Chromium against omnifusion serve', 
   let pageText: ImageText;
 
   before(async () => {
-    app = await openAppSession('page-text', { viewport: { width: 1280, height: 860 }, clipboard: true, settings: { maxNewTokens: 8, decoding: 'greedy' } });
+    app = await openAppSession('page-text', { viewport: { width: 1280, height: 860 }, clipboard: true, settings: { maxNewTokens: 8, greedy: true } });
     ({ server, page, pageErrors } = app);
   });
 

@@ -29,7 +29,7 @@ describe('settings dialog and quick-ask window in Chromium against omnifusion se
   const DEFAULT = defaultHotkey(process.platform);
 
   before(async () => {
-    app = await openAppSession('settings', { viewport: { width: 1100, height: 800 }, settings: { maxNewTokens: 24, decoding: 'greedy' } });
+    app = await openAppSession('settings', { viewport: { width: 1100, height: 800 }, settings: { maxNewTokens: 24, greedy: true } });
     ({ server, browser, page, pageErrors } = app);
   });
 

@@ -1,11 +1,11 @@
 /**
  * A fake engine process for API service tests: loads any folder at once (a model named after it,
- * or `name`), answers every question with "answer N" (N counts the requests), and records what it
- * was asked: the folders loaded, the generate requests, the shutdowns.
+ * or `name`, with the defaults it is given), answers every question with "answer N" (N counts the
+ * requests), and records what it was asked: the folders loaded, the generate requests, the shutdowns.
  */
 import path from 'node:path';
 import type { EngineLauncher, EngineProcess } from '../../main/engine/host.js';
-import type { EngineEvent, EngineRequest, GenerateRequest } from '../../main/engine/protocol.js';
+import type { EngineEvent, EngineRequest, GenerateRequest, ModelDefaultsInfo } from '../../main/engine/protocol.js';
 
 export interface FakeEngine {
   launcher: EngineLauncher;
@@ -17,9 +17,10 @@ export interface FakeEngine {
 /**
  * @param options family of the loaded model (default 'omnifusion'); name: the model name (default
  *   `loaded:<folder name>`); crashOn: the 1-based generate requests during which the process dies
- *   after streaming its first token (as a kill -9 or an out-of-memory kill would).
+ *   after streaming its first token (as a kill -9 or an out-of-memory kill would); defaults: what
+ *   the loaded model reports as its defaults (none when absent, as from an engine that does not say).
  */
-export function fakeEngine(options: { family?: string; name?: string; crashOn?: number[] } = {}): FakeEngine {
+export function fakeEngine(options: { family?: string; name?: string; crashOn?: number[]; defaults?: ModelDefaultsInfo } = {}): FakeEngine {
   const loads: string[] = [];
   const requests: GenerateRequest[] = [];
   let stops = 0;
@@ -32,7 +33,7 @@ export function fakeEngine(options: { family?: string; name?: string; crashOn?: 
         if (request.type === 'load') {
           loads.push(request.modelDir);
           const name = options.name ?? `loaded:${path.basename(request.modelDir)}`;
-          const info = { name, family: options.family ?? 'omnifusion', dir: request.modelDir, execution_provider: 'cpu', load_ms: 1 };
+          const info = { name, family: options.family ?? 'omnifusion', dir: request.modelDir, execution_provider: 'cpu', load_ms: 1, ...(options.defaults ? { defaults: options.defaults } : {}) };
           setTimeout(() => onMessage({ type: 'loaded', id: request.id, info }), 5);
         } else if (request.type === 'generate') {
           requests.push(request.request);

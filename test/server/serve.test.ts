@@ -146,7 +146,7 @@ describe('kill -9 of serve in the middle of a streamed answer', () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'omnifusion-crash-'));
     try {
       let server = await startServe(dataDir);
-      await call(server, 'settings.set', { maxNewTokens: 4000, decoding: 'greedy' });
+      await call(server, 'settings.set', { maxNewTokens: 4000, greedy: true });
       const conversation = await call<{ id: string }>(server, 'conversations.create', { title: 'Crash' });
       const image = await call<{ sha256: string }>(server, 'attachments.add', {
         name: 'receipt.jpg',

@@ -1,7 +1,7 @@
 /**
  * The conversations calls: list, create, get, rename, delete, the per-conversation OCR tokens
- * setting, pins and folders, and search over the history; every change is told to every window
- * (`conversations.changed`).
+ * setting and answer options, pins and folders, and search over the history; every change is
+ * told to every window (`conversations.changed`).
  */
 import type { ConversationSummary as ApiConversationSummary } from '../../api/contract.js';
 import type { ConversationWithMessages } from '../store/index.js';
@@ -9,7 +9,7 @@ import type { ServiceContext } from './context.js';
 import { markHighlights, toMessage, toSummary } from './convert.js';
 import { ApiRequestError } from './errors.js';
 import type { Handlers } from './handlers.js';
-import { folderName, searchText, titleText, toId } from './validation.js';
+import { folderName, optionsPatch, searchText, titleText, toId } from './validation.js';
 
 /** The conversations calls and the lookup the rest of the service shares. */
 export interface Conversations {
@@ -25,6 +25,7 @@ export interface Conversations {
     | 'conversations.setOcrTokens'
     | 'conversations.setPinned'
     | 'conversations.setFolder'
+    | 'conversations.setOptions'
     | 'search.messages'
   >;
 }
@@ -56,7 +57,7 @@ export function createConversations(ctx: ServiceContext): Conversations {
       'conversations.create': ({ title }) => changed(store.createConversation(titleText(title) || 'New chat').id),
       'conversations.get': ({ id }) => {
         const c = conversation(id);
-        return { id: String(c.id), title: c.title, updatedAt: c.updatedAt, preview: '', ocrTokens: c.ocrTokens, pinned: c.pinned, folder: c.folder, messages: c.messages.map(toMessage) };
+        return { id: String(c.id), title: c.title, updatedAt: c.updatedAt, preview: '', ocrTokens: c.ocrTokens, pinned: c.pinned, folder: c.folder, options: { ...c.options }, messages: c.messages.map(toMessage) };
       },
       'conversations.rename': ({ id, title }) => {
         const name = titleText(title);
@@ -83,6 +84,12 @@ export function createConversations(ctx: ServiceContext): Conversations {
         const name = folderName(folder);
         if (!store.setFolder(toId(id, 'conversation'), name)) throw notFound(id);
         return changed(toId(id, 'conversation'));
+      },
+      'conversations.setOptions': (request) => {
+        const patch = optionsPatch(request?.options);
+        const c = conversation(request.id);
+        store.setConversationOptions(c.id, { ...c.options, ...patch });
+        return changed(c.id);
       },
       'search.messages': ({ query }) =>
         store

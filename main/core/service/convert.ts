@@ -12,7 +12,7 @@ export function toAttachment(a: AttachmentInfo, name = a.name ?? ''): ApiAttachm
 
 /** A conversation of the store's list as the API's summary (ids as text, the last message's preview). */
 export function toSummary(s: StoreConversationSummary): ApiConversationSummary {
-  return { id: String(s.id), title: s.title, updatedAt: s.updatedAt, preview: s.lastMessage?.preview ?? '', ocrTokens: s.ocrTokens, pinned: s.pinned, folder: s.folder };
+  return { id: String(s.id), title: s.title, updatedAt: s.updatedAt, preview: s.lastMessage?.preview ?? '', ocrTokens: s.ocrTokens, pinned: s.pinned, folder: s.folder, options: { ...s.options } };
 }
 
 /** A stored message as the API's (ids as text; model, timings and error only when present). */

@@ -20,7 +20,7 @@ export function createFormulaOcr(ctx: ServiceContext, loaded: LoadedModel): Pick
       await loaded.require();
       const name = `formula-${attachment.slice(0, 12)}`;
       const decoded = await decodeImage(store.attachmentPath(attachment), { name });
-      const { request, notes } = await ocrRequest(decoded, { name, modelDir: loaded.currentDir()!, maxNewTokens: ctx.settings.maxNewTokens });
+      const { request, notes } = await ocrRequest(decoded, { name, modelDir: loaded.currentDir()!, ...(ctx.settings.maxNewTokens !== null ? { maxNewTokens: ctx.settings.maxNewTokens } : {}) });
       const result = await engine.generate(request).result;
       return { ...readOcrAnswer(result.answer), notes };
     },

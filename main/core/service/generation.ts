@@ -4,17 +4,21 @@
  * `generation.token` events and ends with `generation.done` (complete, partial when stopped or
  * the engine crashed, or error); `generation.phase` says what it is doing before its first token
  * (reading the images' text, waiting behind another answer, encoding the image / reading the
- * prompt) and when it streams. It can be stopped in every phase. The prompt holds the branch's earlier turns, its latest images
- * and, where the model takes them, their OCR tokens.
+ * prompt) and when it streams. It can be stopped in every phase. The prompt holds the branch's
+ * earlier turns, its latest images and, where the model takes them, their OCR tokens; the system
+ * text and decoding are the answer options in effect (the conversation's, else the settings',
+ * else the model's; decoding.ts).
  */
 import { randomInt } from 'node:crypto';
 import type { Message as ApiMessage, GenerationPhase } from '../../api/contract.js';
+import { effectiveAnswerOptions } from '../../api/answer-options.js';
 import type { ChatTurn, GenerateResult } from '../../engine/protocol.js';
 import type { Message } from '../store/index.js';
 import type { Attachments } from './attachments.js';
 import type { ServiceContext } from './context.js';
 import type { Conversations } from './conversations.js';
 import { pathTo, toMessage } from './convert.js';
+import { decodingRequest } from './decoding.js';
 import { EngineError, type Cancellable } from './engine-port.js';
 import { ApiRequestError } from './errors.js';
 import type { Handlers } from './handlers.js';
@@ -24,12 +28,6 @@ import { hashes, questionText, toId } from './validation.js';
 
 /** Images a user may attach to one message; OmniFusion puts each one's 576 features in the prompt. */
 const MAX_IMAGES_PER_MESSAGE = 8;
-
-/**
- * How Regenerate samples a new answer: temperature 0.8, nucleus 0.9 (Ollama's default sampling
- * parameters, a common choice for local chat), one beam; each regenerate draws a new seed.
- */
-const REGENERATE_SAMPLING = { do_sample: true, num_beams: 1, temperature: 0.8, top_p: 0.9 } as const;
 
 /** What a generation handle's result is when the answer was stopped before the engine started it. */
 function cancelledResult(): GenerateResult {
@@ -68,11 +66,11 @@ export function createGeneration(ctx: ServiceContext, { loaded, texts, attachmen
 
   /**
    * Start answering `userMessage` into a new assistant message (a sibling branch when one exists).
-   * `resample` (regenerate): sample a new answer with a fresh seed, since the settings' decoding
-   * (greedy, or the model's beam search) would give the same answer again.
+   * `resample` (regenerate): sample a new answer with a fresh seed, since greedy decoding or the
+   * model's beam search would give the same answer again (decoding.ts).
    */
   const answer = async (conversationId: number, userMessage: Message, resample = false): Promise<ApiMessage> => {
-    const messages = store.getConversation(conversationId)!.messages;
+    const { messages, options: conversationOptions } = store.getConversation(conversationId)!;
     const { history, images } = contextFor(messages, userMessage);
     // The answer exists, and can be stopped, from the start: before its images' text is read
     // (seconds for a page) and while it waits behind another answer, not only once it streams.
@@ -94,7 +92,8 @@ export function createGeneration(ctx: ServiceContext, { loaded, texts, attachmen
         running?.cancel();
       },
     });
-    const { settings } = ctx;
+    // The options as they are when the question is sent (a change while it waits applies to the next one).
+    const decoding = decodingRequest(effectiveAnswerOptions(conversationOptions, ctx.settings), resample ? { resample: true, seed: randomInt(0x1_0000_0000) } : { resample: false });
     const start = async (): Promise<void> => {
       const readsText = loaded.takesOcrText() && images.length > 0;
       if (readsText) phase('reading-image-text');
@@ -109,11 +108,7 @@ export function createGeneration(ctx: ServiceContext, { loaded, texts, attachmen
           question: userMessage.content,
           history,
           ...(ocrText ? { ocr_text: ocrText } : {}),
-          generation: resample
-            ? { max_new_tokens: settings.maxNewTokens, ...REGENERATE_SAMPLING, seed: randomInt(0x1_0000_0000) }
-            : settings.decoding === 'greedy'
-              ? { max_new_tokens: settings.maxNewTokens, do_sample: false, num_beams: 1 }
-              : { max_new_tokens: settings.maxNewTokens },
+          ...decoding,
         },
         (_id, text) => {
           if (!text) return;

@@ -1,8 +1,9 @@
 /**
- * The model the engine runs: its status (models.status and the `models.status` event), loading a
- * folder (the --model folder or the active installed model at start, after models.use or a
- * device change), waiting for the latest load before an answer (require), and unloading the
- * active model before it is removed (deactivate).
+ * The model the engine runs: its status (models.status and the `models.status` event, with the
+ * defaults the engine reports: system text, decoding), loading a folder (the --model folder or
+ * the active installed model at start, after models.use or a device change), waiting for the
+ * latest load before an answer (require), and unloading the active model before it is removed
+ * (deactivate).
  */
 import type { ModelStatus } from '../../api/contract.js';
 import { readInstalled } from '../models/index.js';
@@ -56,7 +57,9 @@ export function createLoadedModel(ctx: ServiceContext): LoadedModel {
         const info = await engine.load(dir, options.executionProvider ?? ctx.settings.device);
         if (currentModelDir !== dir) return;
         takesOcrText = info.ocr_text_position !== undefined;
-        setStatus({ name: info.name, family: info.family, executionProvider: info.execution_provider, ...(info.note ? { note: info.note } : {}), state: 'ready' });
+        const d = info.defaults;
+        const defaults = d && { systemPrompt: d.system, do_sample: d.do_sample, temperature: d.temperature, top_p: d.top_p, max_new_tokens: d.max_new_tokens, num_beams: d.num_beams };
+        setStatus({ name: info.name, family: info.family, executionProvider: info.execution_provider, ...(info.note ? { note: info.note } : {}), state: 'ready', ...(defaults ? { defaults } : {}) });
       } catch (err) {
         if (currentModelDir !== dir) return;
         takesOcrText = false;

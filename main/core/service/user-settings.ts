@@ -13,9 +13,25 @@ import { ApiRequestError } from './errors.js';
 import type { Handlers } from './handlers.js';
 import type { LoadedModel } from './loaded-model.js';
 
-/** The settings of a new user on `platform` (its default capture hotkey). */
-function defaultSettings(platform: string): Settings {
-  return { theme: 'system', maxNewTokens: 512, decoding: 'greedy', captureHotkey: defaultHotkey(platform), captureMode: 'ask', captureOpens: 'quick-ask', device: 'auto' };
+/**
+ * The settings of a new user on `platform` (its default capture hotkey). Answers: the model's own
+ * system text, temperature and top_p; greedy decoding (fast, and the same answer every time; the
+ * model's decoding is OmniFusion's 3 beams), at most 512 tokens (OmniFusion 1.1's package says 50,
+ * too short for a chat answer).
+ */
+export function defaultSettings(platform: string): Settings {
+  return {
+    theme: 'system',
+    systemPrompt: null,
+    maxNewTokens: 512,
+    greedy: true,
+    temperature: null,
+    top_p: null,
+    captureHotkey: defaultHotkey(platform),
+    captureMode: 'ask',
+    captureOpens: 'quick-ask',
+    device: 'auto',
+  };
 }
 
 /**

@@ -3,6 +3,8 @@
  * type or shape is the caller's mistake, answered with a one-line ApiRequestError (bad_request)
  * that names the field, never an internal error. Also the limits on titles, file and folder names.
  */
+import type { ConversationOptions } from '../../api/contract.js';
+import { answerOptionProblem, CONVERSATION_OPTION_KEYS } from '../../api/answer-options.js';
 import { questionTooLong, searchTooLong } from '../../api/limits.js';
 import { ApiRequestError } from './errors.js';
 
@@ -76,6 +78,26 @@ export function toId(id: string, what: string): number {
   const n = Number(id);
   if (!Number.isSafeInteger(n) || n < 1) throw new ApiRequestError('bad_request', `${what} "${id}" is not a valid id`);
   return n;
+}
+
+/**
+ * A conversations.setOptions patch: an object of some ConversationOptions fields, each null
+ * (inherit from Settings) or in its range (main/api/answer-options.ts). A system prompt is kept as
+ * typed ('' = none).
+ * @throws ApiRequestError (bad_request) naming the first field that is wrong and its range, or an unknown field.
+ */
+export function optionsPatch(value: unknown): Partial<ConversationOptions> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ApiRequestError('bad_request', 'options must be an object of conversation options');
+  const patch: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (!(CONVERSATION_OPTION_KEYS as readonly string[]).includes(key)) {
+      throw new ApiRequestError('bad_request', `unknown conversation option "${key}" (one of ${CONVERSATION_OPTION_KEYS.join(', ')})`);
+    }
+    const problem = answerOptionProblem(key as (typeof CONVERSATION_OPTION_KEYS)[number], key, v, 'inherit');
+    if (problem) throw new ApiRequestError('bad_request', problem);
+    patch[key] = v;
+  }
+  return patch as Partial<ConversationOptions>;
 }
 
 /**

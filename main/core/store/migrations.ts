@@ -189,6 +189,22 @@ export const MIGRATIONS: readonly Migration[] = [
         ALTER TABLE message_attachments ADD COLUMN name TEXT NOT NULL DEFAULT '';
       `),
   },
+  {
+    id: 6,
+    name: 'answer options per conversation',
+    up: (db) =>
+      db.exec(`
+        -- How a conversation's answers are written; NULL: inherit from the settings (which may
+        -- say: the model's default). The upper ranges (temperature <= 2, max_new_tokens <=
+        -- 32768) are the API's (main/api/answer-options.ts), so they can change without a
+        -- migration; these checks keep only values that can never be right out.
+        ALTER TABLE conversations ADD COLUMN system_prompt TEXT;  -- '' = no system text
+        ALTER TABLE conversations ADD COLUMN temperature REAL CHECK (temperature IS NULL OR temperature > 0);
+        ALTER TABLE conversations ADD COLUMN top_p REAL CHECK (top_p IS NULL OR (top_p > 0 AND top_p <= 1));
+        ALTER TABLE conversations ADD COLUMN max_new_tokens INTEGER CHECK (max_new_tokens IS NULL OR max_new_tokens >= 1);
+        ALTER TABLE conversations ADD COLUMN greedy INTEGER CHECK (greedy IS NULL OR greedy IN (0, 1));
+      `),
+  },
 ];
 
 /** The schema version this code writes. */

@@ -29,6 +29,13 @@ export interface ConversationRow {
   pinned: number;
   folder: string | null;
   ocr_tokens: OcrTokensSetting;
+  /** Answer options (schema v6); NULL inherits. Absent in rows read before the migration. */
+  system_prompt?: string | null;
+  temperature?: number | null;
+  top_p?: number | null;
+  max_new_tokens?: number | null;
+  /** 0 / 1, or NULL. */
+  greedy?: number | null;
 }
 
 /** An `attachments` row (times ms since the epoch, byte_size bytes). */
@@ -43,9 +50,16 @@ export interface AttachmentRow {
   name?: string;
 }
 
-/** A conversations row as a Conversation (pinned 0/1 → boolean). */
+/** A conversations row as a Conversation (pinned 0/1 → boolean, greedy 0/1/NULL → boolean or null). */
 export function toConversation(r: ConversationRow): Conversation {
-  return { id: r.id, title: r.title, createdAt: r.created_at, updatedAt: r.updated_at, pinned: r.pinned === 1, folder: r.folder, ocrTokens: r.ocr_tokens };
+  const options = {
+    systemPrompt: r.system_prompt ?? null,
+    temperature: r.temperature ?? null,
+    top_p: r.top_p ?? null,
+    max_new_tokens: r.max_new_tokens ?? null,
+    greedy: r.greedy === null || r.greedy === undefined ? null : r.greedy === 1,
+  };
+  return { id: r.id, title: r.title, createdAt: r.created_at, updatedAt: r.updated_at, pinned: r.pinned === 1, folder: r.folder, ocrTokens: r.ocr_tokens, options };
 }
 
 /** An attachments row as AttachmentInfo; `name` only when the row came through a message and has one. */

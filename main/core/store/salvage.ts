@@ -90,7 +90,8 @@ export function salvageInto(damagedFile: string, fresh: Database.Database): Salv
       links = undefined;
     }
     const insertConversation = fresh.prepare(
-      'INSERT OR IGNORE INTO conversations (id, title, created_at, updated_at, pinned, folder, ocr_tokens) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      `INSERT OR IGNORE INTO conversations (id, title, created_at, updated_at, pinned, folder, ocr_tokens, system_prompt, temperature, top_p, max_new_tokens, greedy)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const insertMessage = fresh.prepare(
       'INSERT OR IGNORE INTO messages (id, conversation_id, parent_id, role, content, status, model, error, timings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -104,7 +105,16 @@ export function salvageInto(damagedFile: string, fresh: Database.Database): Salv
         if (!int(c.id) || !str(c.title) || !int(c.created_at) || !int(c.updated_at)) continue;
         const pinned = c.pinned === 1 ? 1 : 0;
         const ocr = c.ocr_tokens === 'on' || c.ocr_tokens === 'off' ? c.ocr_tokens : 'auto';
-        if (insertConversation.run(c.id, c.title, c.created_at, c.updated_at, pinned, optStr(c.folder) ? c.folder : null, ocr).changes) {
+        // Answer options (v6) that break the schema's checks are dropped: the conversation inherits again.
+        const positive = (v: unknown, max = Infinity) => (typeof v === 'number' && v > 0 && v <= max ? v : null);
+        const options = [
+          optStr(c.system_prompt) ? c.system_prompt : null,
+          positive(c.temperature),
+          positive(c.top_p, 1),
+          int(c.max_new_tokens) && c.max_new_tokens >= 1 ? c.max_new_tokens : null,
+          c.greedy === 0 || c.greedy === 1 ? c.greedy : null,
+        ];
+        if (insertConversation.run(c.id, c.title, c.created_at, c.updated_at, pinned, optStr(c.folder) ? c.folder : null, ocr, ...options).changes) {
           conversationIds.add(c.id);
           counts.conversations++;
         }
@@ -125,7 +135,7 @@ export function salvageInto(damagedFile: string, fresh: Database.Database): Salv
         if (m.role !== 'system' && m.role !== 'user' && m.role !== 'assistant') continue;
         if (m.status !== 'complete' && m.status !== 'partial' && m.status !== 'error') continue;
         if (!conversationIds.has(m.conversation_id)) {
-          insertConversation.run(m.conversation_id, 'Recovered conversation', m.created_at, m.updated_at, 0, null, 'auto');
+          insertConversation.run(m.conversation_id, 'Recovered conversation', m.created_at, m.updated_at, 0, null, 'auto', null, null, null, null, null);
           conversationIds.add(m.conversation_id);
           counts.conversations++;
         }

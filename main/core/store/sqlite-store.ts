@@ -24,6 +24,7 @@ import {
   type Conversation,
   type ConversationStore,
   type ConversationSummary,
+  type ConversationOptions,
   type ConversationWithMessages,
   type Message,
   type MessageRole,
@@ -125,6 +126,16 @@ export class SqliteConversationStore implements ConversationStore {
 
   setFolder(id: number, folder: string | null): boolean {
     return this.stmt.setFolder.run(folder, id).changes > 0;
+  }
+
+  setConversationOptions(id: number, options: ConversationOptions): boolean {
+    const o = options;
+    const num = (v: unknown): boolean => v === null || (typeof v === 'number' && Number.isFinite(v));
+    if (!(o.systemPrompt === null || typeof o.systemPrompt === 'string') || !num(o.temperature) || !num(o.top_p) || !num(o.max_new_tokens) || !(o.greedy === null || typeof o.greedy === 'boolean')) {
+      throw new StoreError('invalid_argument', `conversation options of the wrong type: ${JSON.stringify(options)}`);
+    }
+    const greedy = o.greedy === null ? null : o.greedy ? 1 : 0;
+    return this.stmt.setOptions.run({ id, systemPrompt: o.systemPrompt, temperature: o.temperature, topP: o.top_p, maxNewTokens: o.max_new_tokens, greedy }).changes > 0;
   }
 
   deleteConversation(id: number): boolean {

@@ -19,6 +19,10 @@ export function prepareStatements(db: Database.Database) {
     setPinned: db.prepare<[number, number]>('UPDATE conversations SET pinned = ? WHERE id = ?'),
     setOcrTokens: db.prepare<[OcrTokensSetting, number]>('UPDATE conversations SET ocr_tokens = ? WHERE id = ?'),
     setFolder: db.prepare<[string | null, number]>('UPDATE conversations SET folder = ? WHERE id = ?'),
+    setOptions: db.prepare<[{ id: number; systemPrompt: string | null; temperature: number | null; topP: number | null; maxNewTokens: number | null; greedy: number | null }]>(
+      `UPDATE conversations SET system_prompt = @systemPrompt, temperature = @temperature, top_p = @topP,
+       max_new_tokens = @maxNewTokens, greedy = @greedy WHERE id = @id`,
+    ),
     deleteConversation: db.prepare<[number]>('DELETE FROM conversations WHERE id = ?'),
     listConversations: db.prepare<[number], ConversationRow & { m_role: MessageRole | null; m_status: MessageStatus | null; m_preview: string | null }>(
       `SELECT c.*, m.role AS m_role, m.status AS m_status, substr(m.content, 1, ?) AS m_preview

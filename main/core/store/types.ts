@@ -3,14 +3,14 @@
  * the streaming writer and the ConversationStore interface itself (implemented by
  * sqlite-store.ts, opened by openStore in store.ts). Types only, plus the one limit they carry.
  */
-import type { MessageStatus, MessageTimings } from '../../api/contract.js';
+import type { ConversationOptions, MessageStatus, MessageTimings } from '../../api/contract.js';
 import type { SalvageCounts } from './salvage.js';
 import type { WalKeeper } from './wal-keeper.js';
 
 /** Who wrote a message. */
 export type MessageRole = 'system' | 'user' | 'assistant';
-// Statuses and timings are the API's own (main/api/contract.ts): the store keeps what the UI shows.
-export type { MessageStatus, MessageTimings };
+// Statuses, timings and answer options are the API's own (main/api/contract.ts): the store keeps what the UI shows.
+export type { ConversationOptions, MessageStatus, MessageTimings };
 
 /** An attachment's metadata; the file is at `attachmentPath(sha256)`. */
 export interface AttachmentInfo {
@@ -46,6 +46,8 @@ export interface Conversation {
   folder: string | null;
   /** OCR tokens in the prompt: 'auto' (on for document-like images), 'on' or 'off'. */
   ocrTokens: OcrTokensSetting;
+  /** Its own answer options; each null inherits from the settings. */
+  options: ConversationOptions;
 }
 
 /** Whether a conversation adds its images' recognized text to the prompt. */
@@ -189,6 +191,11 @@ export interface ConversationStore {
   setPinned(id: number, pinned: boolean): boolean;
   /** Returns false when the conversation does not exist. */
   setOcrTokens(id: number, setting: OcrTokensSetting): boolean;
+  /**
+   * Replaces all of its answer options (the caller checked their ranges). Returns false when the
+   * conversation does not exist; throws StoreError('invalid_argument') for a value of the wrong type.
+   */
+  setConversationOptions(id: number, options: ConversationOptions): boolean;
   /** Moves into a folder (null: none). Returns false when the conversation does not exist. */
   setFolder(id: number, folder: string | null): boolean;
   /** Deletes a conversation with its messages and now-unreferenced attachment files. Returns false when it did not exist. */

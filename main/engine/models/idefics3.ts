@@ -25,17 +25,19 @@ import type { ImageGrid } from '../preprocess/idefics3.js';
 
 /** One chat message in the Hugging Face multimodal form the templates expect. */
 export interface ChatMessage {
-  role: 'user' | 'assistant';
+  role: 'system' | 'user' | 'assistant';
   content: ({ type: 'image' } | { type: 'text'; text: string })[];
 }
 
 /**
- * The conversation for a request: earlier turns (user question, assistant answer), then the question;
- * the images lead the first user turn (`[{type:'image'}×n, {type:'text'}]`).
+ * The conversation for a request: a system message when `system` is non-empty (content
+ * `[{type:'text'}]`, the form the SmolVLM and llava-interleave templates iterate), earlier turns
+ * (user question, assistant answer), then the question; the images lead the first user turn
+ * (`[{type:'image'}×n, {type:'text'}]`).
  */
-export function idefics3Messages(question: string, history: readonly ChatTurn[] | undefined, numImages: number): ChatMessage[] {
+export function idefics3Messages(question: string, history: readonly ChatTurn[] | undefined, numImages: number, system?: string): ChatMessage[] {
   const turns = [...(history ?? []).map((t) => ({ question: t.question, answer: t.answer as string | undefined })), { question, answer: undefined }];
-  const messages: ChatMessage[] = [];
+  const messages: ChatMessage[] = system ? [{ role: 'system', content: [{ type: 'text', text: system }] }] : [];
   turns.forEach((turn, i) => {
     const images = i === 0 ? Array.from({ length: numImages }, () => ({ type: 'image' as const })) : [];
     messages.push({ role: 'user', content: [...images, { type: 'text', text: turn.question }] });

@@ -2,7 +2,7 @@
  * The OmniFusion family: prompt layout from the manifest, as OmniFusion 1.1 builds it in
  * `gen_answer` (README of AIRI-Institute/OmniFusion) and trains it in train_src/dataset.py:
  * text(system) [SOI image EOI]… USER text(q) BOT, with no BOS; a history appends
- * answer, USER, q, BOT. Special pieces are learned embeddings, not token ids.
+ * answer, USER, q, BOT. A request's own system text replaces the manifest's (encoded as written). Special pieces are learned embeddings, not token ids.
  *
  * OCR tokens (text read from the images) go where the manifest's `prompt.ocr_text` says. For
  * OmniFusion that is the paper's TextVQA-with-OCR-tokens form (arXiv 2404.06212, Table 9, scored
@@ -29,6 +29,8 @@ export interface PromptInput {
    * image i's; null or '' for none). Needs `layout.ocr_text`.
    */
   ocrTexts?: readonly (string | null | undefined)[];
+  /** The system text put first in place of the layout's `system` ('' for none); absent: the layout's. */
+  system?: string;
 }
 
 const IMAGE_PLACEHOLDER = '<image>';
@@ -50,7 +52,8 @@ export function buildOmniFusionPrompt(
   const ocrTexts = input.ocrTexts ?? [];
   if (ocrTexts.some((t) => t) && !ocr) throw new Error('OCR text given for a prompt layout without ocr_text');
   if (layout.add_bos_token) segments.push({ kind: 'text', ids: [bosTokenId] });
-  if (layout.system) segments.push({ kind: 'text', ids: encode(layout.system) });
+  const system = input.system ?? layout.system;
+  if (system) segments.push({ kind: 'text', ids: encode(system) });
   for (let index = 0; index < input.numImages; index++) {
     for (const piece of layout.image) {
       segments.push(piece === IMAGE_PLACEHOLDER ? { kind: 'image', index } : { kind: 'special', name: piece });

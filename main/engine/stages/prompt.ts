@@ -18,14 +18,14 @@ import { ModelPackageError } from '../package/errors.js';
 import type { ChatManifest, ModelManifest, OmniFusionManifest } from '../package/manifest-types.js';
 import type { TextTokenizer } from '../tokenizer.js';
 import { buildOmniFusionPrompt, prepareOcrText, type PromptSegment } from '../models/omnifusion.js';
-import { expandImageTokens, idefics3Messages, maskAddedTokens, mergeImageFeatures, PromptError, renderChatTemplate, splitMarked, unmask } from '../models/idefics3.js';
+import { expandImageTokens, idefics3Messages, maskAddedTokens, mergeImageFeatures, PromptError, renderChatTemplate, splitMarked, unmask, type ChatMessage } from '../models/idefics3.js';
 import type { GenerateRequest, OcrPromptInfo } from '../protocol.js';
 import { BadRequestError } from './errors.js';
 import type { ImageFeatures } from './image.js';
 import { toFloat32 } from './tensors.js';
 
 /** The parts of a request the prompt is built from. */
-export type PromptRequest = Pick<GenerateRequest, 'question' | 'history' | 'ocr_text'>;
+export type PromptRequest = Pick<GenerateRequest, 'question' | 'history' | 'ocr_text' | 'system'>;
 
 /** The prompt stage of one loaded model: its tokenizer, embed_tokens session and special embeddings. */
 export class PromptStage {
@@ -63,10 +63,17 @@ export class PromptStage {
       ocrTexts = prepared.texts;
       if (prepared.texts.some((t) => t)) ocr = { position: layout.position, tokens: prepared.tokens, truncated: prepared.truncated };
     }
+    const system = checkSystem(request.system);
     const segments = buildOmniFusionPrompt(
       manifest.prompt,
       encode,
-      { numImages, question: request.question, ...(request.history ? { history: request.history } : {}), ...(ocr ? { ocrTexts } : {}) },
+      {
+        numImages,
+        question: request.question,
+        ...(request.history ? { history: request.history } : {}),
+        ...(ocr ? { ocrTexts } : {}),
+        ...(system !== undefined ? { system } : {}),
+      },
       manifest.text_config.bos_token_id,
     );
     return { segments, ...(ocr ? { ocr } : {}) };
@@ -81,7 +88,8 @@ export class PromptStage {
   /**
    * Idefics3 and LLaVA: the chat prompt of a request for images split as `grids` — the template's text (the
    * images as `<image>` leading the first user turn) and the token ids of the expanded prompt.
-   * @throws BadRequestError for OCR text (this family's prompt has no place for it).
+   * @throws BadRequestError for OCR text (this family's prompt has no place for it), and for a
+   *   system text the template refuses (saying so).
    */
   buildChatPrompt(request: PromptRequest, grids: readonly ImageGrid[]): { text: string; expanded: string; ids: number[] } {
     const m = this.manifest;
@@ -90,11 +98,13 @@ export class PromptStage {
     if (raw.some((t) => t?.trim())) {
       throw new BadRequestError(`model "${m.name}" takes no OCR text (its ${m.family} prompt has no place for it); ask without OCR text`);
     }
+    const system = checkSystem(request.system);
     try {
-      // The user's texts are plain text: an `<image>` or `<|im_end|>` typed in a question is masked
-      // before rendering and tokenized as its characters, so it cannot place image slots or end a turn.
-      const { messages, spans } = maskAddedTokens(idefics3Messages(request.question, request.history, grids.length), this.tokenizer.addedTokens);
-      const marked = renderChatTemplate(m.prompt, messages);
+      // The user's texts are plain text: an `<image>` or `<|im_end|>` typed in a question (or in the
+      // system text) is masked before rendering and tokenized as its characters, so it cannot place
+      // image slots or end a turn.
+      const { messages, spans } = maskAddedTokens(idefics3Messages(request.question, request.history, grids.length, system), this.tokenizer.addedTokens);
+      const marked = renderSystemAware(m.prompt, messages, !!system);
       const markedExpanded = expandImageTokens(marked, grids, m.prompt);
       const text = unmask(marked, spans);
       const expanded = unmask(markedExpanded, spans);
@@ -166,6 +176,36 @@ export class PromptStage {
     const input = new ort.Tensor('int64', BigInt64Array.from(ids, (id) => BigInt(id)), [rows, ids.length / rows]);
     const out = await this.embedTokens.run({ input_ids: input });
     return toFloat32(out.inputs_embeds!);
+  }
+}
+
+/** A request's `system` (absent: the family's default). @throws BadRequestError when it is not a string. */
+function checkSystem(system: unknown): string | undefined {
+  if (system === undefined) return undefined;
+  if (typeof system !== 'string') throw new BadRequestError("system must be a string (the prompt's system text; '' for none)");
+  return system;
+}
+
+/**
+ * renderChatTemplate, telling a template that refuses system messages (Gemma's raise
+ * "System role not supported") apart from one that refuses the conversation itself: when the
+ * render with a system message fails and the same conversation without it renders, the error
+ * says the model takes no system prompt. Folding the text into the first user turn instead would
+ * be a guess at what the model was trained on, so it is refused in one line.
+ * @throws PromptError.
+ */
+function renderSystemAware(config: ChatManifest['prompt'], messages: ChatMessage[], hasSystem: boolean): string {
+  try {
+    return renderChatTemplate(config, messages);
+  } catch (err) {
+    if (!hasSystem || !(err instanceof PromptError)) throw err;
+    try {
+      renderChatTemplate(config, messages.slice(1));
+    } catch {
+      throw err;
+    }
+    const reason = err.message.replace(/^the model's chat template refused the conversation: /, '');
+    throw new PromptError(`this model's chat template takes no system prompt (it says: ${reason}); ask without one`);
   }
 }
 

@@ -1,7 +1,10 @@
 // Conversation → one self-contained HTML file: rendered, sanitized messages, KaTeX's CSS with
-// its fonts inlined, images as data: URIs, a light theme, and a CSP that forbids scripts.
+// its fonts inlined, images as data: URIs, a light theme, and a CSP that forbids scripts. Macros
+// an answer defines (\newcommand and kin) hold for the answers below it, as in the chat window.
 
 import { escapeHtml } from 'markdown-it/lib/common/utils.mjs';
+import { conversationMacros } from '../markdown/conversation-macros.js';
+import type { KatexMacros } from '../markdown/formula.js';
 import { renderMarkdown } from '../markdown/render.js';
 import type { WindowLike } from '../markdown/sanitize.js';
 import { imageFileName } from './filename.js';
@@ -78,7 +81,7 @@ function imageLookup(images: HtmlExportOptions['images']): (sha256: string) => s
   return (sha) => (Object.hasOwn(record, sha) ? record[sha] : undefined);
 }
 
-function messageHtml(message: ExportMessage, opts: HtmlExportOptions, image: (sha: string) => string | undefined): string {
+function messageHtml(message: ExportMessage, opts: HtmlExportOptions, image: (sha: string) => string | undefined, macros: Readonly<KatexMacros>): string {
   const role = message.role === 'user' ? 'user' : 'assistant';
   const parts: string[] = [`<p class="role">${role === 'user' ? 'You' : 'Assistant'}</p>`];
   if (message.attachments.length > 0) {
@@ -94,7 +97,7 @@ function messageHtml(message: ExportMessage, opts: HtmlExportOptions, image: (sh
     parts.push(
       role === 'user'
         ? `<div class="plain">${escapeHtml(message.content)}</div>`
-        : `<div class="markdown">${renderMarkdown(message.content, { window: opts.window })}</div>`,
+        : `<div class="markdown">${renderMarkdown(message.content, { window: opts.window, macros })}</div>`,
     );
   }
   const note = statusNote(message);
@@ -107,8 +110,9 @@ function messageHtml(message: ExportMessage, opts: HtmlExportOptions, image: (sh
 /**
  * The conversation as one HTML document that opens offline in any browser and looks like the
  * chat window's light theme. Answers go through the app's own `renderMarkdown` (Markdown,
- * LaTeX normalizing, KaTeX, DOMPurify), so the file shows what the window shows and model
- * output stays sanitized; the user's text is escaped plain text. Images are `<img>` elements
+ * LaTeX normalizing, KaTeX, DOMPurify), each starting with the macros the answers above it
+ * defined (`conversationMacros`, as the chat window does), so the file shows what the window
+ * shows and model output stays sanitized; the user's text is escaped plain text. Images are `<img>` elements
  * with the data: URIs from `opts.images` (raster types only). The page carries no script
  * element and a CSP ({@link EXPORT_CSP}) under which none would run.
  */
@@ -116,7 +120,8 @@ export function conversationToHtml(conversation: ExportConversation, opts: HtmlE
   const title = conversation.title.replace(/\s+/g, ' ').trim() || 'Conversation';
   const image = imageLookup(opts.images);
   const katexCss = opts.katexCss.replace(/<\/(style)/gi, '<\\/$1');
-  const messages = conversation.messages.map((m) => messageHtml(m, opts, image)).join('\n');
+  const macrosAt = conversationMacros(conversation.messages.map((m) => (m.role === 'assistant' ? m.content : null)));
+  const messages = conversation.messages.map((m, i) => messageHtml(m, opts, image, macrosAt[i]!)).join('\n');
   return `<!doctype html>
 <html lang="en">
 <head>

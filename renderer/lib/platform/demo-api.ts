@@ -14,6 +14,7 @@ import {
   isAvoidedAccelerator,
   type CaptureStatus,
 } from '../../../main/api/capture';
+import { answerOptionProblem, CONVERSATION_OPTION_KEYS, INHERIT_ALL } from '../../../main/api/answer-options';
 import type {
   ApiEvents,
   AttachmentInfo,
@@ -156,8 +157,11 @@ export function createDemoApi(): OmniFusionApi {
   const platform = /Mac|iPhone|iPad/i.test(navigator.platform) ? 'darwin' : 'linux';
   let settings: Settings = {
     theme: 'system',
+    systemPrompt: null,
     maxNewTokens: 512,
-    decoding: 'greedy',
+    greedy: true,
+    temperature: null,
+    top_p: null,
     captureHotkey: defaultHotkey(platform),
     captureMode: 'ask',
     captureOpens: 'quick-ask',
@@ -175,6 +179,8 @@ export function createDemoApi(): OmniFusionApi {
     executionProvider: PROVIDER,
     note: 'Demo mode: canned answers, no model runs',
     state: 'ready',
+    // OmniFusion 1.1's package (manifest.json) as the exporter writes it.
+    defaults: { systemPrompt: 'This is a dialog with AI assistant.\n', do_sample: false, temperature: 1, top_p: 1, max_new_tokens: 50, num_beams: 3 },
   };
 
   function emit<E extends EventName>(event: E, payload: ApiEvents[E]): void {
@@ -182,7 +188,7 @@ export function createDemoApi(): OmniFusionApi {
   }
 
   function summary(c: Conversation): CallResponse<'conversations.create'> {
-    return { id: c.id, title: c.title, updatedAt: c.updatedAt, preview: c.preview, ocrTokens: c.ocrTokens, pinned: c.pinned, folder: c.folder };
+    return { id: c.id, title: c.title, updatedAt: c.updatedAt, preview: c.preview, ocrTokens: c.ocrTokens, pinned: c.pinned, folder: c.folder, options: { ...c.options } };
   }
 
   function touch(c: Conversation): void {
@@ -280,7 +286,7 @@ export function createDemoApi(): OmniFusionApi {
   function seed(): void {
     const now = Date.now();
     const add = (title: string, minutesAgo: number, turns: [string, string, Message['status']?][]): void => {
-      const c: Conversation = { id: id('c'), title, updatedAt: now - minutesAgo * 60_000, preview: '', ocrTokens: 'auto', pinned: false, folder: null, messages: [] };
+      const c: Conversation = { id: id('c'), title, updatedAt: now - minutesAgo * 60_000, preview: '', ocrTokens: 'auto', pinned: false, folder: null, options: { ...INHERIT_ALL }, messages: [] };
       for (const [q, a, s] of turns) {
         c.messages.push(newMessage(c, 'user', q));
         const m = newMessage(c, 'assistant', a);
@@ -312,7 +318,7 @@ export function createDemoApi(): OmniFusionApi {
       case 'conversations.list':
         return reply([...conversations.values()].map(summary).sort((a, b) => Number(b.pinned) - Number(a.pinned) || b.updatedAt - a.updatedAt));
       case 'conversations.create': {
-        const c: Conversation = { id: id('c'), title: (req.title as string) || 'New chat', updatedAt: Date.now(), preview: '', ocrTokens: 'auto', pinned: false, folder: null, messages: [] };
+        const c: Conversation = { id: id('c'), title: (req.title as string) || 'New chat', updatedAt: Date.now(), preview: '', ocrTokens: 'auto', pinned: false, folder: null, options: { ...INHERIT_ALL }, messages: [] };
         conversations.set(c.id, c);
         return reply(summary(c));
       }
@@ -330,6 +336,17 @@ export function createDemoApi(): OmniFusionApi {
         const value = req.ocrTokens as OcrTokensSetting;
         if (!['auto', 'on', 'off'].includes(value)) throw new ApiError('bad_request', 'ocrTokens must be auto, on or off');
         c.ocrTokens = value;
+        return reply(summary(c));
+      }
+      case 'conversations.setOptions': {
+        const c = conversation(req.id as string);
+        const patch = (req.options ?? {}) as Record<string, unknown>;
+        for (const [key, value] of Object.entries(patch)) {
+          if (!(CONVERSATION_OPTION_KEYS as readonly string[]).includes(key)) throw new ApiError('bad_request', `unknown conversation option "${key}"`);
+          const problem = answerOptionProblem(key as (typeof CONVERSATION_OPTION_KEYS)[number], key, value, 'inherit');
+          if (problem) throw new ApiError('bad_request', problem);
+        }
+        c.options = { ...c.options, ...patch };
         return reply(summary(c));
       }
       case 'conversations.setPinned': {
@@ -443,10 +460,16 @@ export function createDemoApi(): OmniFusionApi {
       case 'settings.set': {
         const next: Settings = { ...settings, ...(request as Partial<Settings>) };
         if (!['system', 'light', 'dark'].includes(next.theme)) throw new ApiError('bad_request', 'theme must be system, light or dark');
-        if (!Number.isInteger(next.maxNewTokens) || next.maxNewTokens < 1 || next.maxNewTokens > 32768) {
-          throw new ApiError('bad_request', 'maxNewTokens must be a whole number from 1 to 32768');
+        for (const [key, kind, nullMeans] of [
+          ['systemPrompt', 'systemPrompt', 'model'],
+          ['maxNewTokens', 'max_new_tokens', 'model'],
+          ['greedy', 'greedy', 'not-allowed'],
+          ['temperature', 'temperature', 'model'],
+          ['top_p', 'top_p', 'model'],
+        ] as const) {
+          const problem = answerOptionProblem(kind, key, next[key], nullMeans);
+          if (problem) throw new ApiError('bad_request', problem);
         }
-        if (!['greedy', 'model'].includes(next.decoding)) throw new ApiError('bad_request', 'decoding must be greedy or model');
         if (!['ask', 'ocr'].includes(next.captureMode)) throw new ApiError('bad_request', 'captureMode must be ask or ocr');
         if (!['quick-ask', 'main'].includes(next.captureOpens)) throw new ApiError('bad_request', 'captureOpens must be quick-ask or main');
         if (next.captureHotkey !== settings.captureHotkey) {

@@ -8,10 +8,10 @@
  * held for a while and applied when the message appears.
  */
 import { SvelteMap, SvelteSet } from 'svelte/reactivity';
-import type { Conversation, ConversationSummary, GenerationPhase, Message, OcrTokensSetting, OmniFusionApi, SearchHit } from '../../../main/api/contract';
+import type { Conversation, ConversationOptions, ConversationSummary, GenerationPhase, Message, OcrTokensSetting, OmniFusionApi, SearchHit } from '../../../main/api/contract';
 import { errorMessage } from '../platform/errors';
 import { isConnectionAware } from '../platform/web-bridge';
-import { childrenOf, descendantsOf, forkOf, versionsOf, visiblePath, type BranchChoices, type Versions } from '../branches';
+import { childrenOf, descendantsOf, forkOf, pathPreview, versionsOf, visiblePath, type BranchChoices, type Versions } from '../branches';
 import { newestFirst } from './history.svelte';
 import { ui } from './ui.svelte';
 
@@ -39,7 +39,16 @@ export function titleFrom(text: string, hasImages: boolean): string {
 class ChatState {
   conversations = $state<ConversationSummary[]>([]);
   listLoaded = $state(false);
-  current = $state<Conversation | null>(null);
+  #current = $state<Conversation | null>(null);
+  /** The open conversation, with every branch of it; null for a new chat not sent yet. */
+  get current(): Conversation | null {
+    return this.#current;
+  }
+  set current(next: Conversation | null) {
+    const was = this.#current;
+    if (was && was.id !== next?.id) this.#keepPreview(was.id);
+    this.#current = next;
+  }
   /** Id of the conversation being opened (current may still be the previous one). */
   openingId = $state<string | null>(null);
   /** Assistant messages receiving tokens right now. */
@@ -76,6 +85,30 @@ class ChatState {
   #children = $derived(childrenOf(this.current?.messages ?? []));
   /** The messages shown, root to leaf: the chosen versions, else the path to the newest message. */
   path = $derived(this.current ? visiblePath(this.current.messages, this.#choices[this.current.id] ?? {}, this.#children) : []);
+
+  /** What the rows of conversations left on a chosen branch show, with the updatedAt it held for. */
+  #keptPreviews = new SvelteMap<string, { text: string; updatedAt: number }>();
+
+  /**
+   * The preview a list row shows: the last message of the branch the conversation shows. For the
+   * open conversation, the path on screen; for one left earlier in this run, the path it showed
+   * then (its choices are kept), until the conversation changes (a new message or a finished
+   * answer moves updatedAt); else the store's, its newest message: the branch a conversation
+   * opens on after a reload, when the choices are gone.
+   */
+  previewOf(c: ConversationSummary): string {
+    if (this.current?.id === c.id) return pathPreview(this.path) || c.preview;
+    const kept = this.#keptPreviews.get(c.id);
+    return kept && kept.updatedAt === c.updatedAt ? kept.text : c.preview;
+  }
+
+  /** The open conversation is being left: its row keeps showing the branch it showed. */
+  #keepPreview(id: string): void {
+    const summary = this.conversations.find((c) => c.id === id);
+    const text = pathPreview(this.path);
+    if (summary && text) this.#keptPreviews.set(id, { text, updatedAt: summary.updatedAt });
+    else this.#keptPreviews.delete(id);
+  }
 
   /** Where this message stands among its versions (regenerated answers, edited questions). */
   versions(message: Message): Versions {
@@ -274,6 +307,16 @@ class ChatState {
     }
   }
 
+  /** Change some of the conversation's answer options (null: inherit from Settings); null when saved, else the service's one-line reason. */
+  async setOptions(id: string, options: Partial<ConversationOptions>): Promise<string | null> {
+    try {
+      this.#applyChange(id, await this.#api.call('conversations.setOptions', { id, options }));
+      return null;
+    } catch (err) {
+      return errorMessage(err);
+    }
+  }
+
   /** Pin to the top of the list or unpin (kept by the service); false when it failed (a toast says why). */
   async setPinned(id: string, pinned: boolean): Promise<boolean> {
     try {
@@ -307,6 +350,7 @@ class ChatState {
         this.current = null;
         ++this.#openSeq;
       }
+      this.#keptPreviews.delete(id);
       return;
     }
     // A summary whose newest answer has no text yet has no preview: keep the one shown.
@@ -314,7 +358,7 @@ class ChatState {
     const next = !summary.preview && shown?.preview ? { ...summary, preview: shown.preview } : summary;
     this.conversations = [...this.conversations.filter((c) => c.id !== id), next].sort(newestFirst);
     if (this.current?.id === id) {
-      Object.assign(this.current, { title: summary.title, pinned: summary.pinned, folder: summary.folder, ocrTokens: summary.ocrTokens });
+      Object.assign(this.current, { title: summary.title, pinned: summary.pinned, folder: summary.folder, ocrTokens: summary.ocrTokens, options: summary.options });
     }
   }
 

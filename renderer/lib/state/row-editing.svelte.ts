@@ -125,14 +125,9 @@ export class RowEditing {
     }
   }
 
-  /** Keys of a row's open button: ↑/↓ move between rows, F2 renames, Delete asks to delete. */
+  /** Editing keys of a row's open button: F2 renames, Delete asks to delete (moving between rows: ListFocus). */
   rowKeydown(event: KeyboardEvent, c: ConversationSummary): void {
-    const rows = Array.from(this.#list.element()?.querySelectorAll<HTMLElement>('.open') ?? []);
-    const i = rows.indexOf(event.currentTarget as HTMLElement);
-    if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
-      event.preventDefault();
-      rows[event.key === 'ArrowDown' ? Math.min(i + 1, rows.length - 1) : Math.max(i - 1, 0)]?.focus();
-    } else if (event.key === 'F2') {
+    if (event.key === 'F2') {
       event.preventDefault();
       this.startRename(c);
     } else if (event.key === 'Delete') {

@@ -23,7 +23,7 @@ export type SettingErrors = Partial<Record<keyof Settings, string>>;
 
 /** The order changed settings are saved in: the hotkey last (it is the one most likely refused). */
 // A Record over every key, so that a new setting cannot be left out of saving.
-const SAVE_RANK: Record<keyof Settings, number> = { theme: 0, maxNewTokens: 1, decoding: 2, device: 3, captureMode: 4, captureOpens: 5, captureHotkey: 6 };
+const SAVE_RANK: Record<keyof Settings, number> = { theme: 0, systemPrompt: 1, greedy: 2, temperature: 3, top_p: 4, maxNewTokens: 5, device: 6, captureMode: 7, captureOpens: 8, captureHotkey: 9 };
 const SAVE_ORDER = (Object.keys(SAVE_RANK) as (keyof Settings)[]).sort((a, b) => SAVE_RANK[a] - SAVE_RANK[b]);
 
 function storage(): Storage | undefined {

@@ -22,6 +22,8 @@ class UiState {
   cameraOpen = $state(false);
   /** The settings dialog is open (SettingsDialog.svelte). */
   settingsOpen = $state(false);
+  /** The conversation whose settings dialog is open (ConversationSettings.svelte), by id; null when none. */
+  conversationSettingsFor = $state<string | null>(null);
   /** The in-page capture overlay is open (lib/capture/in-page.svelte.ts). */
   captureOpen = $state(false);
   /** The model manager or the first-run screen is open (lib/state/models.svelte.ts). */
@@ -46,6 +48,23 @@ class UiState {
     }
   }
 
+  #conversationSettingsOpener: HTMLElement | null = null;
+
+  /** Open conversation `id`'s settings dialog; focus goes back to `opener` (its menu button) when it closes. */
+  openConversationSettings(id: string, opener: HTMLElement | null = null): void {
+    this.#conversationSettingsOpener = opener;
+    this.conversationSettingsFor = id;
+  }
+
+  /** Close the conversation settings dialog and give focus back to what opened it, if it is still there. */
+  closeConversationSettings(): void {
+    if (this.conversationSettingsFor === null) return;
+    this.conversationSettingsFor = null;
+    const opener = this.#conversationSettingsOpener;
+    this.#conversationSettingsOpener = null;
+    if (opener?.isConnected) queueMicrotask(() => opener.focus());
+  }
+
   /** Close the overlay list and give focus back to the button that opens it. */
   closeSidebar(): void {
     if (!this.sidebarOpen) return;
@@ -55,7 +74,7 @@ class UiState {
 
   /** True while a modal dialog owns Escape. */
   get modalOpen(): boolean {
-    return this.viewer !== null || this.cameraOpen || this.settingsOpen || this.captureOpen || this.modelsOpen;
+    return this.viewer !== null || this.cameraOpen || this.settingsOpen || this.conversationSettingsFor !== null || this.captureOpen || this.modelsOpen;
   }
 
   /**

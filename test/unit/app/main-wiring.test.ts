@@ -74,7 +74,7 @@ test('one hardened window loading app://omnifusion/index.html; data in a userDat
 
 test('IPC: exactly the call table; the app frame is served, errors are data, others refused', () => {
   assert.deepEqual(trace['channels'], CALL_NAMES.map((n) => `omnifusion:${n}`).sort());
-  assert.deepEqual(trace['trustedCall'], { ok: true, value: { theme: 'dark', maxNewTokens: 256, decoding: 'greedy', captureHotkey: 'Control+Alt+Shift+M', captureMode: 'ask', captureOpens: 'main' } });
+  assert.deepEqual(trace['trustedCall'], { ok: true, value: { theme: 'dark', maxNewTokens: 256, greedy: true, captureHotkey: 'Control+Alt+Shift+M', captureMode: 'ask', captureOpens: 'main' } });
   assert.deepEqual(trace['failedCall'], { ok: false, error: { code: 'not_found', message: 'no such conversation' } });
   assert.equal((trace['untrustedCall'] as { ok: boolean }).ok, false);
   // settings.get for the window colour, the trusted call, conversations.get; not the refused one

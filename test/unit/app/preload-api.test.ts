@@ -9,9 +9,9 @@ test('call: invokes the call channel and unwraps { ok: true, value }', async () 
   const seen: Array<[string, unknown]> = [];
   const { api } = createPreloadApi(async (channel, request) => {
     seen.push([channel, request]);
-    return { ok: true, value: { theme: 'dark', maxNewTokens: 256, decoding: 'greedy' } };
+    return { ok: true, value: { theme: 'dark', maxNewTokens: 256, greedy: true } };
   });
-  assert.deepEqual(await api.call('settings.get', {}), { theme: 'dark', maxNewTokens: 256, decoding: 'greedy' });
+  assert.deepEqual(await api.call('settings.get', {}), { theme: 'dark', maxNewTokens: 256, greedy: true });
   assert.deepEqual(seen, [['omnifusion:settings.get', {}]]);
 });
 

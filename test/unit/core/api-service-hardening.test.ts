@@ -65,7 +65,7 @@ test('a settings file with __proto__ or constructor keys is read with notes, nev
   try {
     const file = path.join(dir, 'settings.json');
     await writeFile(file, '{"__proto__":{"theme":"dark"},"constructor":{"x":1},"theme":"light"}');
-    const { settings, notes } = await readSettingsFile(file, { theme: 'system', maxNewTokens: 512, decoding: 'greedy', captureHotkey: 'Control+Alt+Shift+M', captureMode: 'ask', captureOpens: 'quick-ask', device: 'auto' });
+    const { settings, notes } = await readSettingsFile(file, { theme: 'system', systemPrompt: null, maxNewTokens: 512, greedy: true, temperature: null, top_p: null, captureHotkey: 'Control+Alt+Shift+M', captureMode: 'ask', captureOpens: 'quick-ask', device: 'auto' });
     assert.equal(settings.theme, 'light');
     assert.deepEqual(notes, ['settings.json: unknown setting "__proto__"; using the default', 'settings.json: unknown setting "constructor"; using the default']);
     assert.equal(Object.getPrototypeOf(settings), Object.prototype);

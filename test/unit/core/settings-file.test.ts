@@ -8,7 +8,7 @@ import type { Settings } from '../../../main/api/contract.js';
 import { readSettingsFile, settingProblem, writeSettingsFile } from '../../../main/core/settings.js';
 import { createApiService } from '../../../main/core/api-service.js';
 
-const DEFAULTS: Settings = { theme: 'system', maxNewTokens: 512, decoding: 'greedy', captureHotkey: 'Control+Alt+Shift+M', captureMode: 'ask', captureOpens: 'quick-ask', device: 'auto' };
+const DEFAULTS: Settings = { theme: 'system', systemPrompt: null, maxNewTokens: 512, greedy: true, temperature: null, top_p: null, captureHotkey: 'Control+Alt+Shift+M', captureMode: 'ask', captureOpens: 'quick-ask', device: 'auto' };
 
 function withDir(run: (dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'omnifusion-settings-'));
@@ -19,7 +19,7 @@ test('settingProblem: one line per bad value, unknown keys named', () => {
   assert.equal(settingProblem('theme', 'dark'), undefined);
   assert.equal(settingProblem('theme', 5), 'theme must be system, light or dark');
   assert.equal(settingProblem('device', 'tpu'), 'device must be auto, cpu, webgpu, cuda, dml or coreml');
-  assert.equal(settingProblem('maxNewTokens', 0), 'maxNewTokens must be a whole number from 1 to 32768');
+  assert.equal(settingProblem('maxNewTokens', 0), "maxNewTokens must be a whole number from 1 to 32768, or null for the model's default");
   assert.equal(settingProblem('captureHotkey', 'M'), '"M" is not a shortcut: use modifiers and one key, e.g. Control+Alt+Shift+M');
   assert.equal(settingProblem('zzz', 1), 'unknown setting "zzz"');
 });
@@ -41,6 +41,28 @@ test('an empty or truncated file is moved aside and the defaults are used; bad a
   });
 });
 
+test('a file of the app before the answer options: decoding becomes greedy, without a note; the new fields are read and checked', async () => {
+  await withDir(async (dir) => {
+    const file = path.join(dir, 'settings.json');
+    writeFileSync(file, JSON.stringify({ theme: 'dark', maxNewTokens: 300, decoding: 'model' }));
+    let read = await readSettingsFile(file, DEFAULTS);
+    assert.deepEqual(read.settings, { ...DEFAULTS, theme: 'dark', maxNewTokens: 300, greedy: false });
+    assert.deepEqual(read.notes, []);
+    writeFileSync(file, JSON.stringify({ decoding: 'greedy' }));
+    assert.equal((await readSettingsFile(file, { ...DEFAULTS, greedy: false })).settings.greedy, true);
+    writeFileSync(file, JSON.stringify({ decoding: 'model', greedy: true }));
+    assert.equal((await readSettingsFile(file, DEFAULTS)).settings.greedy, true, 'a greedy saved by this version wins');
+
+    writeFileSync(file, JSON.stringify({ systemPrompt: 'Be brief.', temperature: 0.7, top_p: 5, maxNewTokens: null, greedy: 'no' }));
+    read = await readSettingsFile(file, DEFAULTS);
+    assert.deepEqual(read.settings, { ...DEFAULTS, systemPrompt: 'Be brief.', temperature: 0.7, maxNewTokens: null });
+    assert.deepEqual(read.notes, [
+      "settings.json: top_p must be a number above 0 and at most 1, or null for the model's default; using the default",
+      'settings.json: greedy must be true or false; using the default',
+    ]);
+  });
+});
+
 test('writes replace the file whole; the service starts on a damaged file and refuses unknown or mistyped settings', async () => {
   await withDir(async (dir) => {
     const file = path.join(dir, 'settings.json');
@@ -54,7 +76,7 @@ test('writes replace the file whole; the service starts on a damaged file and re
       for (const [patch, message] of [
         [{ zzz: 1 }, 'unknown setting "zzz"'],
         [{ theme: 5 }, 'theme must be system, light or dark'],
-        [{ maxNewTokens: '9' }, 'maxNewTokens must be a whole number from 1 to 32768'],
+        [{ maxNewTokens: '9' }, "maxNewTokens must be a whole number from 1 to 32768, or null for the model's default"],
       ] as const) {
         await assert.rejects(service.call('settings.set', patch as never), (e) => service.describeError(e).code === 'bad_request' && service.describeError(e).message === message);
       }

@@ -301,6 +301,28 @@ describe('conversationToHtml', () => {
     assert.doesNotMatch(html, /https?:\/\//);
   });
 
+  it('uses the macros earlier answers defined, in order, as the chat window does (conversationMacros)', () => {
+    const c: ExportConversation = {
+      title: 'Vectors',
+      messages: [
+        { role: 'user', content: 'Before: is $\\myvec{u}$ defined? $\\newcommand{\\myvec}[1]{\\mathsf{#1}}$', attachments: [] },
+        { role: 'assistant', content: 'Early use: $\\myvec{a}$.', attachments: [] },
+        { role: 'user', content: 'Define it', attachments: [] },
+        { role: 'assistant', content: 'Write vectors as $\\newcommand{\\myvec}[1]{\\mathbf{#1}}\\myvec{u}$.', attachments: [] },
+        { role: 'user', content: 'And then?', attachments: [] },
+        { role: 'assistant', content: 'Then $\\myvec{v} + w$ is a sum.', attachments: [] },
+      ],
+    };
+    const answers = [...parse(conversationToHtml(c, options)).querySelectorAll('.message.assistant .markdown')];
+    const sources = (el: Element) => [...el.querySelectorAll('code.math-source')].map((s) => s.textContent);
+    const identifiers = (el: Element) => [...el.querySelectorAll('.katex-mathml mi')].map((mi) => `${mi.textContent}:${mi.getAttribute('mathvariant') ?? ''}`);
+    assert.equal(answers.length, 3);
+    assert.deepEqual(sources(answers[0]!), ['$\\myvec{a}$'], 'a macro of a later answer (or of a user message) does not apply before it');
+    assert.deepEqual(identifiers(answers[1]!), ['u:bold']);
+    assert.deepEqual(sources(answers[2]!), [], 'the later answer uses the earlier answer\'s \\newcommand');
+    assert.deepEqual(identifiers(answers[2]!), ['v:bold', 'w:']);
+  });
+
   it('names an image it has no bytes for, and refuses non-raster data URIs', () => {
     const doc = parse(conversationToHtml(conv('ok'), { ...options, images: { [SHA]: 'data:image/svg+xml;base64,PHN2Zz4=' } }));
     assert.equal(doc.querySelectorAll('img').length, 0);

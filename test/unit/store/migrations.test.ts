@@ -1,6 +1,7 @@
 /**
  * Upgrades: a database written by schema v1 opens with today's code, keeps its data and
- * stays searchable; a database from a newer app is refused and left untouched.
+ * stays searchable; one of v5 gains the answer options per conversation (all inheriting); a
+ * database from a newer app is refused and left untouched.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -146,6 +147,50 @@ describe('migrations', () => {
       assert.equal(db.pragma('user_version', { simple: true }), 1);
       assert.equal(db.prepare('SELECT count(*) FROM messages').pluck().get(), 5);
     });
+  });
+
+  test('a v5 database gains answer options per conversation, all inheriting; they round-trip and the schema refuses impossible values', () => {
+    withRawDb(dbFile(), (db) => {
+      db.pragma('journal_mode = WAL');
+      for (const m of MIGRATIONS.filter((m) => m.id <= 5)) {
+        db.transaction(() => {
+          m.up(db);
+          db.pragma(`user_version = ${m.id}`);
+        })();
+      }
+      db.exec(`
+        INSERT INTO conversations (id, title, created_at, updated_at, pinned, folder, ocr_tokens) VALUES
+          (1, 'Receipts', 1000, 3000, 1, 'Work', 'on'), (2, 'Math', 2000, 2000, 0, NULL, 'auto');
+        INSERT INTO messages (id, conversation_id, parent_id, role, content, status, created_at, updated_at) VALUES
+          (1, 1, NULL, 'user', 'What is the total?', 'complete', 1000, 1000);
+      `);
+    });
+    const inherit = { systemPrompt: null, temperature: null, top_p: null, max_new_tokens: null, greedy: null };
+    const store = openStore({ dataDir: dir });
+    try {
+      const a = store.getConversation(1)!;
+      assert.deepEqual([a.title, a.pinned, a.folder, a.ocrTokens, a.messages.length], ['Receipts', true, 'Work', 'on', 1], 'v5 data kept');
+      assert.deepEqual(a.options, inherit);
+      assert.deepEqual(store.listConversations().map((c) => c.options), [inherit, inherit]);
+
+      const own = { systemPrompt: 'Réponds en français.\n', temperature: 0.7, top_p: 0.95, max_new_tokens: 300, greedy: false };
+      assert.equal(store.setConversationOptions(2, own), true);
+      assert.deepEqual(store.getConversation(2)!.options, own);
+      assert.deepEqual(store.listConversations().find((c) => c.id === 2)!.options, own);
+      assert.equal(store.setConversationOptions(2, { ...inherit, systemPrompt: '', greedy: true }), true);
+      assert.deepEqual(store.getConversation(2)!.options, { ...inherit, systemPrompt: '', greedy: true }, "'' and true are stored as such, not as NULL");
+      assert.equal(store.setConversationOptions(99, own), false, 'no such conversation');
+      assert.throws(() => store.setConversationOptions(2, { ...inherit, temperature: '0.7' as unknown as number }), (e: unknown) => e instanceof StoreError && e.code === 'invalid_argument');
+    } finally {
+      store.close();
+    }
+    withRawDb(dbFile(), (db) => {
+      assert.equal(db.pragma('user_version', { simple: true }), LATEST_SCHEMA_VERSION);
+      for (const bad of ['temperature = 0', 'top_p = 1.5', 'max_new_tokens = 0', 'greedy = 2']) {
+        assert.throws(() => db.exec(`UPDATE conversations SET ${bad} WHERE id = 1`), /CHECK constraint failed/, bad);
+      }
+    });
+    withRawDb(`${dbFile()}.v5.bak`, (db) => assert.equal(db.pragma('user_version', { simple: true }), 5));
   });
 
   test('a database from a newer app is refused with one line and left untouched', () => {

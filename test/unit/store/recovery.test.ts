@@ -8,6 +8,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { DB_FILE_NAME, IN_USE_SUFFIX, openStore, type StoreRecovery } from '../../../main/core/store/store.js';
+import type { ConversationOptions } from '../../../main/core/store/types.js';
 import { tempDataDir, withRawDb } from './helpers.js';
 
 let dir: string;
@@ -115,17 +116,21 @@ describe('recovery at open', () => {
 describe('salvage of a damaged database', () => {
   for (const where of ['in the middle of the file', 'over the pages holding conversation 150\'s messages'] as const) test(`8 KiB overwritten ${where}: every conversation and message on readable pages comes back, exactly`, () => {
     // Many conversations with messages of varied sizes, so the tables span many pages.
-    const written = new Map<number, { title: string; messages: string[] }>();
+    const written = new Map<number, { title: string; messages: string[]; options: ConversationOptions }>();
     const store = openStore({ dataDir: dir });
     for (let i = 0; i < 300; i++) {
       const c = store.createConversation(`conversation ${i}`);
+      // Every third conversation has answer options of its own (schema v6): salvaged with it.
+      const options: ConversationOptions =
+        i % 3 === 0 ? { systemPrompt: `system ${i}`, temperature: 0.5 + i / 1000, top_p: 0.9, max_new_tokens: 100 + i, greedy: i % 2 === 0 } : { systemPrompt: null, temperature: null, top_p: null, max_new_tokens: null, greedy: null };
+      store.setConversationOptions(c.id, options);
       const messages: string[] = [];
       for (let j = 0; j < 8; j++) {
         const content = `c${i} m${j} ${'word '.repeat(20 + ((i * 7 + j * 13) % 300))}`;
         store.addMessage(c.id, { role: j % 2 ? 'assistant' : 'user', content });
         messages.push(content);
       }
-      written.set(c.id, { title: c.title, messages });
+      written.set(c.id, { title: c.title, messages, options });
     }
     store.close();
     const size = statSync(dbFile()).size;
@@ -146,7 +151,10 @@ describe('salvage of a damaged database', () => {
         const c = after.getConversation(summary.id)!;
         const original = written.get(c.id);
         assert.ok(original, `conversation ${c.id} was written`);
-        if (c.title !== 'Recovered conversation') assert.equal(c.title, original.title);
+        if (c.title !== 'Recovered conversation') {
+          assert.equal(c.title, original.title);
+          assert.deepEqual(c.options, original.options, `conversation ${c.id}'s answer options`);
+        }
         for (const m of c.messages) assert.ok(original.messages.includes(m.content), `message ${m.id} is exactly as written`);
         messages += c.messages.length;
       }
