@@ -33,7 +33,7 @@ import type { ExecutionProvider } from './execution-provider.js';
 import { checkGraphSignature, openSession, providerForGraph } from './session.js';
 import { TextTokenizer } from './tokenizer.js';
 import type { PromptSegment } from './models/omnifusion.js';
-import { presetDefaults, resolveGenerationConfig, type GenerationConfig } from './generation/index.js';
+import { chatGenerationDefaults, presetDefaults, resolveGenerationConfig, type GenerationConfig } from './generation/index.js';
 import type { GenerateRequest, GenerateResult, ImageSource, LoadedModelInfo, OcrPromptInfo } from './protocol.js';
 import { BadRequestError } from './stages/errors.js';
 import { decodeImages, ImageStage, type ImageFeatures, type VisionInputs } from './stages/image.js';
@@ -169,6 +169,8 @@ export class VlmPipeline {
     const badWordsIds = [...(gen.bad_words_ids ?? []), ...(gen.bad_words ?? []).map((w) => tokenizer.encode(w))];
     if (manifest.family !== 'omnifusion') checkChatTokens(manifest, tokenizer, folder);
     const defaults = generationDefaultsOf(manifest, dedupeSequences(badWordsIds, gen.eos_token_id));
+    // What the app's answers start from: the chat defaults over the package's (generation/presets.ts).
+    const chat = chatGenerationDefaults(defaults);
     const info: LoadedModelInfo = {
       name: manifest.name,
       family: manifest.family,
@@ -178,11 +180,11 @@ export class VlmPipeline {
       load_ms: performance.now() - started,
       defaults: {
         system: manifest.family === 'omnifusion' ? manifest.prompt.system : '',
-        do_sample: defaults.do_sample,
-        temperature: defaults.temperature,
-        top_p: defaults.top_p,
-        max_new_tokens: defaults.max_new_tokens,
-        num_beams: defaults.num_beams,
+        do_sample: chat.do_sample,
+        temperature: chat.temperature,
+        top_p: chat.top_p,
+        max_new_tokens: chat.max_new_tokens,
+        num_beams: chat.num_beams,
       },
       ...(manifest.family === 'omnifusion' && manifest.prompt.ocr_text ? { ocr_text_position: manifest.prompt.ocr_text.position } : {}),
     };

@@ -126,7 +126,7 @@ export interface LoadedModelInfo {
   /** Why the provider differs from the one requested, if it does (for example "webgpu unavailable … using cpu"). */
   note?: string;
   load_ms: number;
-  /** The model's defaults (absent from an engine that does not report them). */
+  /** The defaults the app's answers start from: the chat defaults over the package's (generation/presets.ts); absent from an engine that does not report them. */
   defaults?: ModelDefaultsInfo;
   /** Where the package puts OCR text in its prompt; absent when its manifest has no `prompt.ocr_text` (OCR tokens are refused). */
   ocr_text_position?: OcrTextPosition;
