@@ -21,6 +21,12 @@ export interface MessageTimings {
   completionTokens?: number;
   /** Tokens of recognized image text added to the prompt as OCR tokens (absent: none added). */
   ocrTokens?: number;
+  /** Prompt tokens the engine reused from an earlier answer of the conversation (not computed again). */
+  reusedPromptTokens?: number;
+  /** Earliest turns of the conversation left out of the prompt to fit the model's context (absent: none). */
+  droppedTurns?: number;
+  /** One line the engine said about this answer (e.g. a prompt longer than the model was fine-tuned for). */
+  warning?: string;
 }
 
 /** An image attached to a message; its bytes are served from `url` (content-addressed by sha256). */

@@ -78,6 +78,8 @@ interface AskOptions {
   blockNgram?: number;
   history?: string;
   greedy?: boolean;
+  /** Answer with the model package's own generation settings (OmniFusion's reference script) instead of chat defaults. */
+  referenceDefaults?: boolean;
   json?: boolean;
   device: ExecutionProvider;
   /** Whether --device was typed (a fallback note is printed then, not for the default auto). */
@@ -239,13 +241,16 @@ async function ask(inputs: string[], o: AskOptions): Promise<number> {
         if (!ocrText[ocrText.length - 1]) process.stderr.write(`note: --ocr-tokens: no text found in ${path.basename(image.path)}\n`);
       }
     }
-    const request = { images, question, generation, ...(history ? { history } : {}), ...(ocrText ? { ocr_text: ocrText } : {}) };
+    const defaults = o.referenceDefaults ? ('model' as const) : ('chat' as const);
+    const request = { images, question, defaults, generation, ...(history ? { history } : {}), ...(ocrText ? { ocr_text: ocrText } : {}) };
     const handle = host.generate(request, (_id, text) => {
       if (!o.json) write(text);
     });
     cancel = handle.cancel;
     if (interrupted) cancel();
     const result = await handle.result;
+    if (result.warning) process.stderr.write(`warning: ${result.warning}\n`);
+    if (result.dropped_turns) process.stderr.write(`note: the ${result.dropped_turns} earliest turn${result.dropped_turns === 1 ? '' : 's'} of --history left out to fit the model's context\n`);
     if (o.json) {
       write(
         `${JSON.stringify({
@@ -253,6 +258,7 @@ async function ask(inputs: string[], o: AskOptions): Promise<number> {
           token_ids: result.token_ids,
           finish_reason: result.finish_reason,
           prompt_length: result.prompt_length,
+          ...(result.dropped_turns ? { dropped_turns: result.dropped_turns } : {}),
           model: info.name,
           ...dtypeFields(info.dtypes),
           execution_provider: result.execution_provider,
@@ -416,8 +422,9 @@ export function buildProgram(run: (code: Promise<number>) => void, version: stri
     .option('--temperature <t>', 'sampling temperature (turns sampling on)', numberOption('--temperature', 'a number above 0 and at most 100', (n) => n > 0 && n <= 100))
     .option('--top-p <p>', 'nucleus sampling probability mass (turns sampling on)', numberOption('--top-p', 'a number above 0 and at most 1', (n) => n > 0 && n <= 1))
     .option('--top-k <k>', 'sample among the k most likely tokens (turns sampling on)', wholeAtLeast('--top-k', 1, 1_000_000))
-    .option('--beams <n>', 'beam search width (the model default for OmniFusion is 3)', wholeAtLeast('--beams', 1, 16))
-    .option('--greedy', 'deterministic greedy decoding (1 beam, no sampling)')
+    .option('--beams <n>', 'beam search width (default 1; OmniFusion\'s reference setting is 3)', wholeAtLeast('--beams', 1, 16))
+    .option('--greedy', 'deterministic greedy decoding (1 beam, no sampling; the default)')
+    .option('--reference-defaults', "the model package's own generation settings instead of chat defaults: for OmniFusion its reference script's 3 beams, 50 new tokens, banned newline and \":\" tokens, no repeated 4-gram and forced EOS, to reproduce the paper")
     .option('--seed <n>', 'random seed for sampling', wholeAtLeast('--seed', 0, 2 ** 32 - 1))
     .option('--repetition-penalty <r>', 'penalty for repeating generated tokens (1 = none)', numberOption('--repetition-penalty', 'a number above 0', (n) => n > 0))
     .option('--block-ngram <n>', 'forbid repeating any n-gram of this size (no_repeat_ngram_size; 0 = off)', wholeAtLeast('--block-ngram', 0, 64))

@@ -91,7 +91,8 @@ export async function ocrRequest(
     .png()
     .toBuffer();
   const generation = { do_sample: false, num_beams: 1, ...(o.maxNewTokens !== undefined ? { max_new_tokens: o.maxNewTokens } : {}) };
-  return { request: { images: [{ bytes: new Uint8Array(png), name: o.name }], question: OCR_PROMPT, generation }, notes: [...prepared.notes] };
+  // Chat defaults: newlines and repeated cells (`0 & 0`) must be possible in LaTeX.
+  return { request: { images: [{ bytes: new Uint8Array(png), name: o.name }], question: OCR_PROMPT, defaults: 'chat', generation }, notes: [...prepared.notes] };
 }
 
 /** The model's answer as LaTeX, and whether KaTeX parses it. */

@@ -27,18 +27,20 @@ import { performance } from 'node:perf_hooks';
 import type { DecodedImage } from '../media/images/index.js';
 import type { ImageGrid } from './preprocess/idefics3.js';
 import { generationDefaultsOf, loadManifest } from './package/manifest.js';
-import { GRAPH_NAMES, type GraphDtype, type GraphName, type ModelManifest } from './package/manifest-types.js';
+import { GRAPH_NAMES, type ChatManifest, type GraphDtype, type GraphName, type ModelManifest } from './package/manifest-types.js';
 import { adoptKvDtype } from './package/hf-folder.js';
 import type { ExecutionProvider } from './execution-provider.js';
 import { checkGraphSignature, openSession, providerForGraph } from './session.js';
 import { TextTokenizer } from './tokenizer.js';
 import type { PromptSegment } from './models/omnifusion.js';
-import { resolveGenerationConfig, type GenerationConfig } from './generation/index.js';
+import { chatGenerationDefaults, presetDefaults, resolveGenerationConfig, type GenerationConfig } from './generation/index.js';
 import type { GenerateRequest, GenerateResult, ImageSource, LoadedModelInfo, OcrPromptInfo } from './protocol.js';
 import { BadRequestError } from './stages/errors.js';
 import { decodeImages, ImageStage, type ImageFeatures, type VisionInputs } from './stages/image.js';
 import { checkChatTokens, PromptStage, readSpecialEmbeddings, type PromptRequest } from './stages/prompt.js';
 import { DecodeStage, openKvGather, type GenerateCallbacks } from './stages/decode.js';
+import { imagesKey, ReuseCache, type PositionKey, type ReuseStats } from './stages/reuse-cache.js';
+import { chatPositionKeys, omniFusionPositionKeys, fitHistory } from './stages/context.js';
 
 export { BadRequestError } from './stages/errors.js';
 export type { ImageFeatures, VisionInputs } from './stages/image.js';
@@ -67,12 +69,37 @@ export interface LoadOptions {
    * (bench:engine part 3) and as a way around a driver that mishandles device outputs.
    */
   kvCacheOnDevice?: boolean;
+  /**
+   * Bytes of KV cache and image features kept between requests so follow-ups prefill only their
+   * new positions (stages/reuse-cache.ts); default 512 MiB (OmniFusion 1.1's fp16 Mistral-7B KV
+   * cache holds 128 KiB per position, so about 3 000 positions); 0 turns reuse off.
+   */
+  reuseCacheBytes?: number;
+  /**
+   * Positions (prompt + answer) a request may use, at most the model's max_position_embeddings
+   * (its default): a smaller context bounds the KV cache's memory, as llama.cpp's --ctx-size and
+   * Ollama's num_ctx do. A conversation longer than it leaves out its earliest turns.
+   */
+  contextLength?: number;
 }
+
+/**
+ * Positions OmniFusion 1.1 was fine-tuned at: stage 2's max_context_len 2048 (AIRI-Institute/
+ * OmniFusion train_src; the paper's base setups use 2048). Longer prompts run, with a warning.
+ */
+export const OMNIFUSION_FINETUNE_POSITIONS = 2048;
+
+/** LoadOptions.reuseCacheBytes by default: 512 MiB. */
+export const DEFAULT_REUSE_CACHE_BYTES = 512 * 1024 * 1024;
 
 /** A request turned into the decoder's first input. */
 interface PreparedInputs {
   /** float32 [1,L,D]. */
   inputsEmbeds: Float32Array;
+  /** What each of the L positions holds (reuse-cache.ts). */
+  keys: PositionKey[];
+  /** Earliest turns of the request's history left out to fit the context. */
+  droppedTurns: number;
   /** Prompt token ids the logits processors see before the generated ids (transformers' input_ids); none for a prompt of embeddings. */
   promptIds?: number[];
   ocr?: OcrPromptInfo;
@@ -95,7 +122,13 @@ export class VlmPipeline {
     readonly info: LoadedModelInfo,
     /** Prompt positions per prefill run (see LoadOptions.prefillChunk). */
     readonly prefillChunk: number,
+    private readonly reuse: ReuseCache,
+    /** Positions a request may use (LoadOptions.contextLength, else the model's); undefined: no limit known. */
+    readonly contextLength: number | undefined,
   ) {}
+
+  /** Whether a prompt longer than OmniFusion's fine-tuning length was already warned about. */
+  private warnedLongPrompt = false;
 
   /**
    * Load a package: manifest, tokenizer, special embeddings, three sessions whose inputs and
@@ -136,6 +169,8 @@ export class VlmPipeline {
     const badWordsIds = [...(gen.bad_words_ids ?? []), ...(gen.bad_words ?? []).map((w) => tokenizer.encode(w))];
     if (manifest.family !== 'omnifusion') checkChatTokens(manifest, tokenizer, folder);
     const defaults = generationDefaultsOf(manifest, dedupeSequences(badWordsIds, gen.eos_token_id));
+    // What the app's answers start from: the chat defaults over the package's (generation/presets.ts).
+    const chat = chatGenerationDefaults(defaults);
     const info: LoadedModelInfo = {
       name: manifest.name,
       family: manifest.family,
@@ -145,11 +180,11 @@ export class VlmPipeline {
       load_ms: performance.now() - started,
       defaults: {
         system: manifest.family === 'omnifusion' ? manifest.prompt.system : '',
-        do_sample: defaults.do_sample,
-        temperature: defaults.temperature,
-        top_p: defaults.top_p,
-        max_new_tokens: defaults.max_new_tokens,
-        num_beams: defaults.num_beams,
+        do_sample: chat.do_sample,
+        temperature: chat.temperature,
+        top_p: chat.top_p,
+        max_new_tokens: chat.max_new_tokens,
+        num_beams: chat.num_beams,
       },
       ...(manifest.family === 'omnifusion' && manifest.prompt.ocr_text ? { ocr_text_position: manifest.prompt.ocr_text.position } : {}),
     };
@@ -165,7 +200,13 @@ export class VlmPipeline {
       embedStep: (tokens) => prompt.embedIds(tokens, tokens.length),
       ...(kvGather ? { kvGather } : {}),
     });
-    return new VlmPipeline(folder, manifest, tokenizer, sessions, image, prompt, decoder, defaults, info, prefillChunk);
+    const reuseBytes = options.reuseCacheBytes ?? DEFAULT_REUSE_CACHE_BYTES;
+    if (!Number.isFinite(reuseBytes) || reuseBytes < 0) throw new BadRequestError(`reuseCacheBytes must be a number of bytes ≥ 0, got ${reuseBytes}`);
+    const modelContext = manifest.text_config.max_position_embeddings;
+    const asked = options.contextLength;
+    if (asked !== undefined && (!Number.isInteger(asked) || asked < 2)) throw new BadRequestError(`contextLength must be a whole number ≥ 2, got ${asked}`);
+    const contextLength = asked !== undefined ? Math.min(asked, modelContext ?? asked) : modelContext;
+    return new VlmPipeline(folder, manifest, tokenizer, sessions, image, prompt, decoder, defaults, info, prefillChunk, new ReuseCache(reuseBytes), contextLength);
   }
 
   /** The generation settings a request gets when it overrides nothing. */
@@ -173,8 +214,19 @@ export class VlmPipeline {
     return this.defaults;
   }
 
+  /** What the reuse cache holds and has saved since load. */
+  reuseStats(): ReuseStats {
+    return this.reuse.stats();
+  }
+
+  /** Drop everything the reuse cache holds (the next request computes from scratch). */
+  clearReuseCache(): void {
+    this.reuse.clear();
+  }
+
   /** Release the onnxruntime sessions. */
   async dispose(): Promise<void> {
+    this.reuse.clear();
     await Promise.all([...GRAPH_NAMES.map((n) => this.sessions[n].release()), this.decoder.dispose()]);
   }
 
@@ -254,13 +306,17 @@ export class VlmPipeline {
   async generate(request: GenerateRequest, callbacks: GenerateCallbacks = {}): Promise<GenerateResult> {
     const started = performance.now();
     if (typeof request.question !== 'string' || !request.question.trim()) throw new BadRequestError('the question is empty');
-    const config = resolveGenerationConfig(this.defaults, request.generation ?? {});
+    const config = resolveGenerationConfig(presetDefaults(request.defaults, this.defaults), request.generation ?? {});
 
     const images = request.images ?? [];
-    const { inputsEmbeds, promptIds, ocr, imageMs, promptMs } =
-      this.manifest.family === 'omnifusion' ? await this.prepareSegments(request, images) : await this.prepareChat(request, images);
-    const promptLength = inputsEmbeds.length / this.manifest.text_config.hidden_size;
-    const context = this.manifest.text_config.max_position_embeddings;
+    const context = this.contextLength;
+    // The answer's room when earlier turns must be left out: max_new_tokens, at most a quarter of the context.
+    const room = context !== undefined ? Math.min(config.max_new_tokens, Math.ceil(context / 4)) : 0;
+    const fits = (length: number): boolean => context === undefined || length + room <= context;
+    const { inputsEmbeds, keys, droppedTurns, promptIds, ocr, imageMs, promptMs } =
+      this.manifest.family === 'omnifusion' ? await this.prepareSegments(request, images, fits) : await this.prepareChat(request, images, fits);
+    const hidden = this.manifest.text_config.hidden_size;
+    const promptLength = inputsEmbeds.length / hidden;
     if (context !== undefined) {
       if (promptLength >= context) {
         throw new BadRequestError(`the prompt is ${promptLength} tokens, more than the model's context of ${context} tokens`);
@@ -268,13 +324,30 @@ export class VlmPipeline {
       // Like transformers' max_length: the answer stops where the context ends.
       config.max_new_tokens = Math.min(config.max_new_tokens, context - promptLength);
     }
+    let warning: string | undefined;
+    if (this.manifest.family === 'omnifusion' && promptLength > OMNIFUSION_FINETUNE_POSITIONS && !this.warnedLongPrompt) {
+      this.warnedLongPrompt = true;
+      warning = `the prompt is ${promptLength} positions, more than the ${OMNIFUSION_FINETUNE_POSITIONS} OmniFusion was fine-tuned at: answers may get worse (it still runs up to ${context ?? 'the model\'s limit'})`;
+    }
     const imageDone = started + imageMs + promptMs;
-    const out = await this.decoder.decode(inputsEmbeds, promptIds, config, (ids) => this.tokenizer.decode(ids), callbacks);
+    const prefix = this.reuse.enabled ? this.reuse.takePrefix(keys) : undefined;
+    const reused = prefix?.length ?? 0;
+    const out = await this.decoder.decode(
+      reused ? inputsEmbeds.subarray(reused * hidden) : inputsEmbeds,
+      promptIds,
+      config,
+      (ids) => this.tokenizer.decode(ids),
+      callbacks,
+      this.reuse.enabled ? { ...(prefix ? { prefix } : {}), keep: (past, fed) => this.reuse.putSequence([...keys, ...fed.map((id) => `t${id}`)], past) } : {},
+    );
     return {
       answer: out.answer,
       token_ids: out.token_ids,
       finish_reason: out.finish_reason,
       prompt_length: promptLength,
+      reused_prompt_tokens: reused,
+      ...(droppedTurns ? { dropped_turns: droppedTurns } : {}),
+      ...(warning ? { warning } : {}),
       execution_provider: this.info.execution_provider,
       kv_cache: out.kv_cache,
       timings: {
@@ -288,33 +361,70 @@ export class VlmPipeline {
     };
   }
 
-  /** OmniFusion: prompt segments first (a request the model cannot take is refused before the images are encoded), then images. */
-  private async prepareSegments(request: GenerateRequest, images: readonly ImageSource[]): Promise<PreparedInputs> {
+  /**
+   * OmniFusion: prompt segments first (a request the model cannot take is refused before the
+   * images are encoded), then the images' features (from the reuse cache when seen before), then
+   * the earliest turns left out until the prompt `fits`, and its embeddings.
+   */
+  private async prepareSegments(request: GenerateRequest, images: readonly ImageSource[], fits: (length: number) => boolean): Promise<PreparedInputs> {
     const t0 = performance.now();
-    const { segments, ocr } = this.prompt.assemblePrompt(request, images.length);
+    this.prompt.assemblePrompt(request, images.length);
     const t1 = performance.now();
     let imageFeatures: ImageFeatures | undefined;
+    let imageKeys: string[] = [];
     if (images.length) {
-      const { pixel_values, dims } = await this.preprocess(images);
-      imageFeatures = await this.image.encode(pixel_values, dims);
+      const key = this.reuse.enabled ? await imagesKey(images) : undefined;
+      imageKeys = key?.split(',') ?? images.map((_, i) => `request-${i}`);
+      imageFeatures = key !== undefined ? this.reuse.getFeatures<ImageFeatures>(key) : undefined;
+      if (!imageFeatures) {
+        const { pixel_values, dims } = await this.preprocess(images);
+        imageFeatures = await this.image.encode(pixel_values, dims);
+        if (key !== undefined) this.reuse.putFeatures(key, imageFeatures, imageFeatures.data.byteLength);
+      }
     }
     const t2 = performance.now();
-    const inputsEmbeds = await this.prompt.embedPrompt(segments, imageFeatures);
-    return { inputsEmbeds, ...(ocr ? { ocr } : {}), imageMs: t2 - t1, promptMs: t1 - t0 + (performance.now() - t2) };
+    const rowsPerImage = imageFeatures?.dims[1] ?? 0;
+    const { value: assembled, dropped } = fitHistory(request, (r) => {
+      const a = this.prompt.assemblePrompt(r, images.length);
+      return { value: a, length: omniFusionPositionKeys(a.segments, rowsPerImage, imageKeys).length };
+    }, fits);
+    const keys = omniFusionPositionKeys(assembled.segments, rowsPerImage, imageKeys);
+    const inputsEmbeds = await this.prompt.embedPrompt(assembled.segments, imageFeatures);
+    const { ocr } = assembled;
+    return { inputsEmbeds, keys, droppedTurns: dropped, ...(ocr ? { ocr } : {}), imageMs: t2 - t1, promptMs: t1 - t0 + (performance.now() - t2) };
   }
 
-  /** Idefics3 / LLaVA: images first (Idefics3's prompt depends on their tile grids), then the chat prompt, its embeddings and the merge. */
-  private async prepareChat(request: GenerateRequest, images: readonly ImageSource[]): Promise<PreparedInputs> {
+  /**
+   * Idefics3 / LLaVA: images first (Idefics3's prompt depends on their tile grids; from the reuse
+   * cache when seen before), then the chat prompt with the earliest turns left out until it
+   * `fits`, its embeddings and the merge.
+   */
+  private async prepareChat(request: GenerateRequest, images: readonly ImageSource[], fits: (length: number) => boolean): Promise<PreparedInputs> {
     const t0 = performance.now();
+    let key: string | undefined;
+    let cached: { grids: ImageGrid[]; features: ImageFeatures } | undefined;
     let vision: VisionInputs | undefined;
-    if (images.length) vision = await this.preprocess(images);
+    if (images.length) {
+      key = this.reuse.enabled ? await imagesKey(images) : undefined;
+      cached = key !== undefined ? this.reuse.getFeatures(key) : undefined;
+      if (!cached) vision = await this.preprocess(images);
+    }
+    const grids = cached?.grids ?? vision?.grids ?? [];
     const t1 = performance.now();
-    const { ids } = this.prompt.buildChatPrompt(request, vision?.grids ?? []);
+    const { value: ids, dropped } = fitHistory(request, (r) => {
+      const built = this.prompt.buildChatPrompt(r, grids).ids;
+      return { value: built, length: built.length };
+    }, fits);
     const t2 = performance.now();
-    const imageFeatures = vision ? await this.image.encode(vision.pixel_values, vision.dims, vision.pixel_attention_mask) : undefined;
+    let imageFeatures = cached?.features;
+    if (vision) {
+      imageFeatures = await this.image.encode(vision.pixel_values, vision.dims, vision.pixel_attention_mask);
+      if (key !== undefined) this.reuse.putFeatures(key, { grids, features: imageFeatures }, imageFeatures.data.byteLength);
+    }
     const t3 = performance.now();
     const inputsEmbeds = await this.prompt.embedChatPrompt(ids, imageFeatures);
-    return { inputsEmbeds, promptIds: ids, imageMs: t1 - t0 + (t3 - t2), promptMs: t2 - t1 + (performance.now() - t3) };
+    const keys = chatPositionKeys(ids, (this.manifest as ChatManifest).prompt.image_token_id, key ?? 'request');
+    return { inputsEmbeds, keys, droppedTurns: dropped, promptIds: ids, imageMs: t1 - t0 + (t3 - t2), promptMs: t2 - t1 + (performance.now() - t3) };
   }
 }
 

@@ -7,6 +7,7 @@
  */
 import type { ExecutionProvider } from './execution-provider.js';
 import type { GenerationConfig } from './generation/config.js';
+import type { GenerationPreset } from './generation/presets.js';
 import type { GraphDtype, GraphName, OcrTextPosition } from './package/manifest-types.js';
 import type { PageTextBlock } from './text-ocr/engine.js';
 import type { Rotation } from './text-ocr/orientation.js';
@@ -36,7 +37,13 @@ export interface GenerateRequest {
    * bad_request saying so. Not a string: bad_request.
    */
   system?: string;
-  /** Overrides of the model's generation defaults (validated by resolveGenerationConfig). */
+  /**
+   * Which defaults `generation` overrides: the package's own (`model`, the default: for OmniFusion
+   * its reference script's beams, bans and forced EOS) or chat defaults (`chat`: greedy, nothing
+   * banned, 1024 tokens; generation/presets.ts).
+   */
+  defaults?: GenerationPreset;
+  /** Overrides of those defaults (validated by resolveGenerationConfig). */
   generation?: Partial<GenerationConfig>;
   /**
    * Text read from each image (`ocr_text[i]` belongs to `images[i]`; null or blank for none), put
@@ -79,6 +86,15 @@ export interface GenerateResult {
   token_ids: number[];
   finish_reason: FinishReason;
   prompt_length: number;
+  /**
+   * Prompt positions whose KV cache came from an earlier request (a follow-up, regenerate or edit
+   * that begins like something already computed); only the other prompt_length − reused_prompt_tokens were prefilled.
+   */
+  reused_prompt_tokens: number;
+  /** Earliest turns of `history` left out so the prompt fits the model's context (absent: none). */
+  dropped_turns?: number;
+  /** Something the user should know about this answer, one line (e.g. a prompt longer than the model was fine-tuned for); absent: nothing. */
+  warning?: string;
   execution_provider: string;
   /** Where the decoder's KV cache lived between steps: 'gpu-buffer' only when it never left GPU memory (webgpu). */
   kv_cache: 'gpu-buffer' | 'cpu';
@@ -110,7 +126,7 @@ export interface LoadedModelInfo {
   /** Why the provider differs from the one requested, if it does (for example "webgpu unavailable … using cpu"). */
   note?: string;
   load_ms: number;
-  /** The model's defaults (absent from an engine that does not report them). */
+  /** The defaults the app's answers start from: the chat defaults over the package's (generation/presets.ts); absent from an engine that does not report them. */
   defaults?: ModelDefaultsInfo;
   /** Where the package puts OCR text in its prompt; absent when its manifest has no `prompt.ocr_text` (OCR tokens are refused). */
   ocr_text_position?: OcrTextPosition;

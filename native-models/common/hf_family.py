@@ -230,7 +230,7 @@ def greedy(lm, embeds: torch.Tensor, prompt_ids, gen: dict):
         logits = lm(x[None], last_only=True)[0, -1].float()
         if first is None:
             first = logits.clone()
-        s = of_reference.process(logits, list(prompt_ids) + ids, gen)
+        s = of_reference.process(logits, list(prompt_ids) + ids, gen, len(prompt_ids))
         top = torch.topk(s, 2).values
         min_margin = min(min_margin, float(top[0] - top[1]))
         nxt = int(torch.argmax(s))

@@ -581,10 +581,12 @@ def export_package(ck: arch.OmniFusionCheckpoint, out_dir: str, dtype: str, name
         "special_embeddings": {"file": "special_embeddings.bin", "dtype": "float32",
                                "shape": [4, t.hidden_size], "names": list(arch.SPECIAL_NAMES)},
         "tokenizer": {"file": "tokenizer.json", "config_file": "tokenizer_config.json"},
-        # OmniFusion README generation settings (bad words "\n", "</s>", ":" plus id 13 = <0x0A>)
+        # OmniFusion README generation settings (bad words "\n", "</s>", ":" plus id 13 = <0x0A>;
+        # eos = pad = forced_eos = 2 in its gen_answer)
         "generation": {"max_new_tokens": 50, "num_beams": 3, "early_stopping": True, "length_penalty": 1.0,
                        "do_sample": False, "no_repeat_ngram_size": 4,
                        "repetition_penalty": 1.0, "eos_token_id": t.eos_token_id,
+                       "forced_eos_token_id": t.eos_token_id,
                        "bad_words": ["\n", "</s>", ":"], "bad_words_ids": [[13]]},
         "files": {f: {"bytes": os.path.getsize(os.path.join(out_dir, f)), "sha256": _sha256(os.path.join(out_dir, f))}
                   for f in sorted(files)},

@@ -82,14 +82,21 @@ def bad_words_banned(generated: Sequence[int], bad_words_ids: Sequence[Sequence[
     return out
 
 
-def process(logits: torch.Tensor, generated: List[int], gen: dict) -> torch.Tensor:
-    """Apply the processors in HF order to a copy of logits [vocab] (float32)."""
+def process(logits: torch.Tensor, generated: List[int], gen: dict, prompt_len: int = 0) -> torch.Tensor:
+    """Apply the processors in HF order to a copy of logits [vocab] (float32). `generated` holds
+    `prompt_len` prompt ids (HF's input_ids) before the generated ones."""
     s = logits.clone()
     apply_repetition_penalty(s, generated, float(gen.get("repetition_penalty", 1.0)))
     banned = no_repeat_ngram_banned(generated, int(gen.get("no_repeat_ngram_size", 0) or 0))
     banned += bad_words_banned(generated, gen.get("bad_words_ids") or [], int(gen.get("eos_token_id", -1)))
     if banned:
         s[torch.tensor(sorted(set(banned)), dtype=torch.int64)] = float("-inf")
+    # HF ForcedEOSTokenLogitsProcessor: at cur_len == max_length - 1 only the forced EOS remains
+    # (max_length = input_ids length + max_new_tokens; with inputs_embeds input_ids start empty).
+    forced = gen.get("forced_eos_token_id")
+    if forced is not None and len(generated) - prompt_len == int(gen["max_new_tokens"]) - 1:
+        s[:] = float("-inf")
+        s[int(forced)] = 0.0
     return s
 
 

@@ -25,3 +25,15 @@ export function answerMeta(message: MetaSource): string {
   if (t?.totalMs) parts.push(`${(t.totalMs / 1000).toFixed(1)} s`);
   return parts.join(' · ');
 }
+
+/**
+ * What an answer's prompt lacked or exceeded, one line for the answer's details: the earliest
+ * turns left out to fit the context, and the engine's warning; '' when neither.
+ */
+export function contextNote(timings: MessageTimings | null | undefined): string {
+  const parts: string[] = [];
+  const dropped = timings?.droppedTurns ?? 0;
+  if (dropped > 0) parts.push(`${dropped} earliest ${dropped === 1 ? 'turn' : 'turns'} left out to fit the model's context`);
+  if (timings?.warning) parts.push(timings.warning);
+  return parts.join(' · ');
+}

@@ -20,6 +20,9 @@
  *    and time to first token, with the CPU beside them. Skipped with the reason when no adapter is
  *    found. On a machine without a GPU the adapter is Mesa's lavapipe (software Vulkan), where
  *    "GPU memory" is host memory: that measures the copies and syncs avoided, not a real GPU.
+ * 4. follow-ups (engine-turns.ts): time to first token of turns 2–5 of a conversation about one
+ *    image on the part-2 model, the engine with its reuse cache against itself without it and
+ *    against transformers.js recomputing every turn.
  *
  * Each engine of part 2 runs in a child process of its own (this file, OMNIFUSION_BENCH_CHILD), as
  * in use: the app's engine process holds only our engine. Runs alternate in ABBA order after a
@@ -30,10 +33,10 @@
  * Both models need Debian's python3-torch and python3-onnx to build, once: the Idefics3 one takes
  * ~3–4 minutes on 2 cores and 1 GB of disk (.cache/bench/idefics3-bench).
  * Environment: OMNIFUSION_BENCH_THREADS (default os.availableParallelism()), OMNIFUSION_BENCH_RUNS
- * (timed runs of each engine in part 2, default 5), OMNIFUSION_BENCH_PART (1, 2, 3 or all; default all).
+ * (timed runs of each engine in part 2, default 5), OMNIFUSION_BENCH_PART (1, 2, 3, 4 or all; default all).
  */
 import { execFileSync, fork } from 'node:child_process';
-import { existsSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,6 +48,8 @@ import { CLIP_VIT_L14_336, clipPreprocess } from '../../main/engine/preprocess/c
 import { VlmPipeline } from '../../main/engine/pipeline.js';
 import { idefics3Messages } from '../../main/engine/models/idefics3.js';
 import { REAL_DATA_DIR, REPO_ROOT } from '../fixtures/reference-cases.js';
+import { ensureIdefics3Model, I3_DIR, I3_PHOTO, I3_QUESTION } from './idefics3-bench-model.js';
+import { benchTurns } from './engine-turns.js';
 
 const BENCH_DIR = path.join(REPO_ROOT, '.cache/bench/omnifusion-bench-decoder');
 const BENCH_SIZES = { hidden_size: 512, num_hidden_layers: 8, num_attention_heads: 8, num_key_value_heads: 2, intermediate_size: 1536 };
@@ -173,27 +178,7 @@ async function benchOmniFusionDecoder(): Promise<void> {
 // 2. Idefics3 (SmolVLM-256M shapes): our engine vs transformers.js on the same folder
 // ---------------------------------------------------------------------------------------------
 
-const I3_DIR = path.join(REPO_ROOT, '.cache/bench/idefics3-bench');
-const I3_SEED = 1;
 const NEW_TOKENS_I3 = 32;
-const I3_PHOTO = path.join(REAL_DATA_DIR, 'documents/cord_receipt_00004_reencoded.jpg');
-const I3_QUESTION = 'What is the total amount on this receipt?';
-
-/** The bench model, exported once (into a .partial folder renamed when complete, so an interrupted build is redone). */
-function ensureIdefics3Model(): void {
-  const config = path.join(I3_DIR, 'config.json');
-  if (existsSync(config) && JSON.parse(readFileSync(config, 'utf8')).idefics3_random_size === 'bench') return;
-  const partial = `${I3_DIR}.partial`;
-  rmSync(partial, { recursive: true, force: true });
-  process.stdout.write(`building the Idefics3 benchmark model in ${path.relative(REPO_ROOT, I3_DIR)} (once; several minutes) …\n`);
-  execFileSync(
-    '/usr/bin/python3',
-    ['native-models/idefics3/export.py', '--tiny', '--size', 'bench', '--seed', String(I3_SEED), '--out', partial],
-    { cwd: REPO_ROOT, stdio: 'inherit' },
-  );
-  rmSync(I3_DIR, { recursive: true, force: true });
-  renameSync(partial, I3_DIR);
-}
 
 /** One onnxruntime run: which graph, when (performance.now() ms). */
 interface RunEvent {
@@ -618,4 +603,5 @@ if (child) {
   if (part === '1' || part === 'all') await benchOmniFusionDecoder();
   if (part === '2' || part === 'all') await benchIdefics3();
   if (part === '3' || part === 'all') await benchWebGpuKvCache();
+  if (part === '4' || part === 'all') await benchTurns();
 }

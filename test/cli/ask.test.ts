@@ -36,10 +36,10 @@ after(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-describe('omnifusion ask --json reproduces the PyTorch reference (--greedy, or the model default of 3 beams)', () => {
+describe('omnifusion ask --reference-defaults --json reproduces the PyTorch reference (--greedy, or the model default of 3 beams)', () => {
   for (const c of reference.cases) {
     test(c.name, { skip: c.cli_args === null && 'needs an EOS override the CLI does not offer (checked in test/engine/parity)' }, async () => {
-      const args = ['ask', ...c.images.map((p) => path.join(REAL_DATA_DIR, p)), c.question];
+      const args = ['ask', ...c.images.map((p) => path.join(REAL_DATA_DIR, p)), c.question, '--reference-defaults'];
       if (c.generation.num_beams === 1) args.push('--greedy');
       args.push('--model', TINY_MODEL_DIR, '--json', '--max-new-tokens', String(c.generation.max_new_tokens), ...c.cli_args!);
       if (c.history.length) {

@@ -68,6 +68,7 @@ describe('tiny OmniFusion vs PyTorch reference', () => {
               repetition_penalty: c.generation.repetition_penalty,
               no_repeat_ngram_size: c.generation.no_repeat_ngram_size,
               bad_words_ids: c.generation.bad_words_ids,
+              forced_eos_token_id: c.generation.forced_eos_token_id,
             },
           },
           { onToken: (id) => id >= 0 && streamed.push(id) },

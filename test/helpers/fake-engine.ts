@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { EngineLauncher, EngineProcess } from '../../main/engine/host.js';
-import type { EngineEvent, EngineRequest, GenerateRequest, ModelDefaultsInfo } from '../../main/engine/protocol.js';
+import type { EngineEvent, EngineRequest, GenerateRequest, GenerateResult, ModelDefaultsInfo } from '../../main/engine/protocol.js';
 
 export interface FakeEngine {
   launcher: EngineLauncher;
@@ -18,9 +18,12 @@ export interface FakeEngine {
  * @param options family of the loaded model (default 'omnifusion'); name: the model name (default
  *   `loaded:<folder name>`); crashOn: the 1-based generate requests during which the process dies
  *   after streaming its first token (as a kill -9 or an out-of-memory kill would); defaults: what
- *   the loaded model reports as its defaults (none when absent, as from an engine that does not say).
+ *   the loaded model reports as its defaults (none when absent, as from an engine that does not say);
+ *   result: fields put into the result of the n-th (1-based) generate request.
  */
-export function fakeEngine(options: { family?: string; name?: string; crashOn?: number[]; defaults?: ModelDefaultsInfo } = {}): FakeEngine {
+export function fakeEngine(
+  options: { family?: string; name?: string; crashOn?: number[]; defaults?: ModelDefaultsInfo; result?: (n: number) => Partial<GenerateResult> } = {},
+): FakeEngine {
   const loads: string[] = [];
   const requests: GenerateRequest[] = [];
   let stops = 0;
@@ -37,14 +40,16 @@ export function fakeEngine(options: { family?: string; name?: string; crashOn?: 
           setTimeout(() => onMessage({ type: 'loaded', id: request.id, info }), 5);
         } else if (request.type === 'generate') {
           requests.push(request.request);
-          const answer = `answer ${requests.length}`;
+          const n = requests.length;
+          const answer = `answer ${n}`;
           const id = request.id;
           const crash = options.crashOn?.includes(requests.length) ?? false;
           setTimeout(() => {
             onMessage({ type: 'token', id, token_id: 1, text: answer });
             if (crash) return void setTimeout(() => onExit('signal SIGKILL'), 1);
             const timings = { image_ms: 0, prefill_ms: 1, ttft_ms: 1, decode_tokens_per_s: 0, total_ms: 2 };
-            onMessage({ type: 'done', id, result: { answer, token_ids: [1], finish_reason: 'eos', prompt_length: 3, execution_provider: 'cpu', kv_cache: 'cpu', timings } });
+            const base: GenerateResult = { answer, token_ids: [1], finish_reason: 'eos', prompt_length: 3, reused_prompt_tokens: 0, execution_provider: 'cpu', kv_cache: 'cpu', timings };
+            onMessage({ type: 'done', id, result: { ...base, ...options.result?.(n) } });
           }, 1);
         } else if (request.type === 'shutdown') {
           stops++;

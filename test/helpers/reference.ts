@@ -21,6 +21,8 @@ export interface ReferenceCaseResult {
     num_beams: number;
     length_penalty: number;
     early_stopping: boolean;
+    /** OmniFusion's reference setting (2): the max_new_tokens-th token is EOS. */
+    forced_eos_token_id?: number;
   };
   beam_early_stopped?: boolean;
   expected_token_ids: number[];

@@ -58,8 +58,8 @@ describe('OmniFusion: the system text replaces the manifest’s', () => {
     );
   });
 
-  test('the loaded model reports its defaults: the manifest’s system text and generation', () => {
-    assert.deepEqual(pipeline.info.defaults, { system: OMNIFUSION_SYSTEM, do_sample: false, temperature: 1, top_p: 1, max_new_tokens: 50, num_beams: 3 });
+  test('the loaded model reports its defaults: the manifest’s system text and the chat defaults over its generation settings', () => {
+    assert.deepEqual(pipeline.info.defaults, { system: OMNIFUSION_SYSTEM, do_sample: false, temperature: 1, top_p: 1, max_new_tokens: 1024, num_beams: 1 });
   });
 });
 
@@ -94,7 +94,7 @@ describe('chat-template families: a system message rendered by the folder’s te
         const plain = pipeline.buildChatPrompt({ question: 'What is it?' }, grids);
         assert.equal(custom.ids.filter((id) => id === imageId).length, plain.ids.filter((id) => id === imageId).length);
         assert.ok(custom.ids.length > plain.ids.length);
-        assert.deepEqual(pipeline.info.defaults, { system: '', do_sample: false, temperature: 1, top_p: 1, max_new_tokens: 512, num_beams: 1 });
+        assert.deepEqual(pipeline.info.defaults, { system: '', do_sample: false, temperature: 1, top_p: 1, max_new_tokens: 1024, num_beams: 1 });
       } finally {
         await pipeline.dispose();
       }

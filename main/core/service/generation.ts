@@ -135,6 +135,9 @@ export function createGeneration(ctx: ServiceContext, { loaded, texts, attachmen
             promptTokens: result.prompt_length,
             completionTokens: result.token_ids.length,
             ...(result.ocr ? { ocrTokens: result.ocr.tokens } : {}),
+            ...(result.reused_prompt_tokens ? { reusedPromptTokens: result.reused_prompt_tokens } : {}),
+            ...(result.dropped_turns ? { droppedTurns: result.dropped_turns } : {}),
+            ...(result.warning ? { warning: result.warning } : {}),
           });
         }
       } catch {

@@ -28,6 +28,12 @@ export interface GenerationConfig {
   early_stopping: boolean;
   /** Token id(s) that end generation. */
   eos_token_id: number | number[];
+  /**
+   * The token forced as the last one allowed: when `max_new_tokens − 1` ids have been generated,
+   * every other token is banned (transformers' ForcedEOSTokenLogitsProcessor at
+   * cur_len == max_length − 1; OmniFusion's reference `gen_answer` sets 2). Undefined: none.
+   */
+  forced_eos_token_id: number | undefined;
   /** Texts that end generation; the answer is cut before them. */
   stop_strings: string[];
   /** Seed for the sampling PRNG; undefined draws a random one. */
@@ -57,6 +63,7 @@ export const DEFAULT_GENERATION_CONFIG: Readonly<GenerationConfig> = Object.free
   length_penalty: 1,
   early_stopping: false,
   eos_token_id: [],
+  forced_eos_token_id: undefined,
   stop_strings: [],
   seed: undefined,
 });
@@ -104,6 +111,9 @@ export function eosTokenIds(config: Pick<GenerationConfig, 'eos_token_id'>): num
 export function validateTokenIds(config: GenerationConfig, vocabSize: number): void {
   for (const id of eosTokenIds(config)) {
     if (id >= vocabSize) fail(`eos_token_id ${id} is outside the vocabulary (size ${vocabSize})`);
+  }
+  if (config.forced_eos_token_id !== undefined && config.forced_eos_token_id >= vocabSize) {
+    fail(`forced_eos_token_id ${config.forced_eos_token_id} is outside the vocabulary (size ${vocabSize})`);
   }
   for (const seq of config.bad_words_ids) {
     for (const id of seq) {
@@ -156,6 +166,9 @@ function validate(c: GenerationConfig): void {
   const eos = c.eos_token_id;
   if (!(isTokenId(eos) || (Array.isArray(eos) && eos.every(isTokenId)))) {
     fail(`eos_token_id must be a token id or a list of them, got ${JSON.stringify(eos)}`);
+  }
+  if (c.forced_eos_token_id !== undefined && !isTokenId(c.forced_eos_token_id)) {
+    fail(`forced_eos_token_id must be a token id, got ${show(c.forced_eos_token_id)}`);
   }
   if (!Array.isArray(c.stop_strings) || !c.stop_strings.every((s) => typeof s === 'string' && s.length > 0)) {
     fail(`stop_strings must be a list of non-empty strings, got ${JSON.stringify(c.stop_strings)}`);

@@ -10,6 +10,7 @@ export {
 export {
   buildLogitsProcessor,
   buildLogitsWarper,
+  forcedEos,
   noBadWords,
   noRepeatNGram,
   repetitionPenalty,
@@ -18,6 +19,7 @@ export {
   topPWarper,
   type LogitsProcessor,
 } from './logits-processors.js';
+export { CHAT_MAX_NEW_TOKENS, chatGenerationDefaults, presetDefaults, type GenerationPreset } from './presets.js';
 export { argmax, createRng, mulberry32, sample, type Rng } from './sampling.js';
 export {
   beamSearch,

@@ -236,13 +236,28 @@ function selectDescending(a: Float32Array, k: number): number {
  * Disabled settings (1, 0, []) add nothing; with none enabled the result is a no-op.
  */
 export function buildLogitsProcessor(
-  config: Pick<GenerationConfig, 'repetition_penalty' | 'no_repeat_ngram_size' | 'bad_words_ids' | 'eos_token_id'>,
+  config: Pick<GenerationConfig, 'repetition_penalty' | 'no_repeat_ngram_size' | 'bad_words_ids' | 'eos_token_id' | 'forced_eos_token_id' | 'max_new_tokens'>,
+  promptLength = 0,
 ): LogitsProcessor {
   const processors: LogitsProcessor[] = [];
   if (config.repetition_penalty !== 1) processors.push(repetitionPenalty(config.repetition_penalty));
   if (config.no_repeat_ngram_size > 0) processors.push(noRepeatNGram(config.no_repeat_ngram_size));
   if (config.bad_words_ids.length > 0) processors.push(noBadWords(config.bad_words_ids, eosTokenIds(config)));
+  if (config.forced_eos_token_id !== undefined) processors.push(forcedEos(config.forced_eos_token_id, promptLength + config.max_new_tokens));
   return chain(processors);
+}
+
+/**
+ * As transformers' ForcedEOSTokenLogitsProcessor: when the row holds `maxLength − 1` ids (prompt
+ * ids included, so the generated id about to be chosen is the last one allowed), every logit but
+ * `eosTokenId`'s becomes -Infinity and that one 0.
+ */
+export function forcedEos(eosTokenId: number, maxLength: number): LogitsProcessor {
+  return (ids, logits) => {
+    if (ids.length !== maxLength - 1) return;
+    logits.fill(-Infinity);
+    logits[eosTokenId] = 0;
+  };
 }
 
 /**

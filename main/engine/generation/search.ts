@@ -69,7 +69,7 @@ export async function greedyOrSample(options: SearchOptions): Promise<SearchResu
   validateTokenIds(config, vocabSize);
   checkLogits(options.prefillLogits, 1, vocabSize);
   const eos = new Set(eosTokenIds(config));
-  const processor = buildLogitsProcessor(config);
+  const processor = buildLogitsProcessor(config, options.promptIds?.length ?? 0);
   const warper = config.do_sample ? buildLogitsWarper(config) : undefined;
   const rng = config.do_sample ? (options.rng ?? createRng(config.seed)) : undefined;
   const history = [...(options.promptIds ?? [])];
@@ -234,7 +234,7 @@ export async function beamSearch(options: SearchOptions): Promise<SearchResult> 
   checkLogits(options.prefillLogits, 1, vocabSize);
   const numBeams = config.num_beams;
   const eos = new Set(eosTokenIds(config));
-  const processor = buildLogitsProcessor(config);
+  const processor = buildLogitsProcessor(config, options.promptIds?.length ?? 0);
   const hyps = new BeamHypotheses(numBeams, config.length_penalty, config.early_stopping);
   const promptIds = options.promptIds ?? [];
   const promptLen = promptIds.length;

@@ -107,6 +107,8 @@ export interface GenerationDefaults {
   no_repeat_ngram_size: number;
   repetition_penalty: number;
   eos_token_id: number | number[];
+  /** The token forced when one new token is left (transformers' forced_eos_token_id; OmniFusion's reference sets 2). */
+  forced_eos_token_id?: number;
   /** Strings whose token sequences may not be generated (tokenized without special tokens at load). */
   bad_words?: string[];
   bad_words_ids?: number[][];

@@ -200,7 +200,7 @@ export function referencedFiles(manifest: ModelManifest): string[] {
  */
 export function generationDefaultsOf(m: ModelManifest, badWordsIds: number[][]): GenerationConfig {
   const g = m.generation;
-  const optional = { temperature: g.temperature, top_k: g.top_k, top_p: g.top_p, early_stopping: g.early_stopping, length_penalty: g.length_penalty };
+  const optional = { temperature: g.temperature, top_k: g.top_k, top_p: g.top_p, early_stopping: g.early_stopping, length_penalty: g.length_penalty, forced_eos_token_id: g.forced_eos_token_id };
   return resolveGenerationConfig({
     max_new_tokens: g.max_new_tokens,
     num_beams: g.num_beams,

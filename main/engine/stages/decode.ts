@@ -11,6 +11,7 @@ import { resourcePath } from '../../base/resources.js';
 import { beamSearch, greedyOrSample, IncrementalDetokenizer, StopStringMatcher, type DecoderStep, type GenerationConfig } from '../generation/index.js';
 import type { TextConfig } from '../package/manifest-types.js';
 import type { FinishReason } from '../protocol.js';
+import { sliceKv, type KvPrefix, type KvTensors } from './reuse-cache.js';
 import { disposeOnDevice, toFloat32 } from './tensors.js';
 
 /** Callbacks of one generation. `onToken` receives UTF-8-safe text deltas as they become final (token id -1 for the flushed tail). */
@@ -35,6 +36,21 @@ export interface DecodeOutcome {
   end: number;
   /** Decoder runs after the prefill. */
   steps: number;
+}
+
+/**
+ * Reuse across requests (see reuse-cache.ts): a cached prefix the prompt starts after, and where
+ * the sequence's KV cache goes when the answer is done.
+ */
+export interface DecodeReuse {
+  /** KV tensors of the prompt's first `length` positions; inputs_embeds then holds only the positions after them. */
+  prefix?: KvPrefix;
+  /**
+   * Receives the KV cache at the end, [1, heads, n, head_dim] on the CPU: the whole sequence
+   * (prompt and the generated ids fed back, `fed`) after greedy or sampling, the prompt alone
+   * (`fed` empty) after beam search. Not called for a KV cache in GPU memory, nor after an error.
+   */
+  keep?: (past: KvTensors, fed: readonly number[]) => void;
 }
 
 /** What the decode stage runs on: the decoder graph and the way new tokens become inputs_embeds. */
@@ -71,6 +87,7 @@ export class DecodeStage {
    * text through `callbacks`; the KV cache is freed when done.
    * @param promptIds prompt token ids the logits processors see before the generated ids (transformers' input_ids); none for a prompt of embeddings.
    * @param decodeText the tokenizer's ids → text.
+   * @param reuse a cached prefix to start after, and where the KV cache goes at the end.
    */
   async decode(
     inputsEmbeds: Float32Array,
@@ -78,10 +95,12 @@ export class DecodeStage {
     config: GenerationConfig,
     decodeText: (ids: number[]) => string,
     callbacks: GenerateCallbacks,
+    reuse: DecodeReuse = {},
   ): Promise<DecodeOutcome> {
     const cache = new DecoderCache(this.options);
     try {
-      const prefillLogits = await cache.prefill(inputsEmbeds, inputsEmbeds.length / this.options.textConfig.hidden_size);
+      const prefillLogits = await cache.prefill(inputsEmbeds, inputsEmbeds.length / this.options.textConfig.hidden_size, reuse.prefix);
+      const promptLength = cache.length;
       const prefillEnd = performance.now();
 
       const detokenizer = new IncrementalDetokenizer(decodeText);
@@ -104,6 +123,10 @@ export class DecodeStage {
       const shouldStop = (): boolean => stopHit || (callbacks.isCancelled?.() ?? false);
       const search = { prefillLogits, step, config, vocabSize: cache.vocabSize, onToken, shouldStop, ...(promptIds ? { promptIds } : {}) };
       const outcome = config.num_beams > 1 && !config.do_sample ? await beamSearch(search) : await greedyOrSample(search);
+      if (reuse.keep && cache.location === 'cpu') {
+        const kept = cache.sequence(promptLength);
+        reuse.keep(kept.past, kept.fed);
+      }
       if (!stopHit) {
         const rest = detokenizer.flush();
         const tail = stops.flush(rest);
@@ -147,6 +170,8 @@ class DecoderCache {
   private ranOnce = false;
   private pastLength = 0;
   private rows = 1;
+  /** Ids fed by single-row steps after the prefill (greedy, sampling); undefined once a step ran several rows (beams). */
+  private fed: number[] | undefined = [];
   readonly vocabSize: number;
   /** Decoder runs after the prefill, and when the last one ended (performance.now() ms). */
   steps = 0;
@@ -162,19 +187,32 @@ class DecoderCache {
     this.hasLogitsToKeep = options.decoder.inputNames.includes('num_logits_to_keep');
   }
 
-  /** Run the prompt in chunks of prefillChunk positions: inputs_embeds [1,L,D] → last-position logits [vocab]. */
-  async prefill(inputsEmbeds: Float32Array, length: number): Promise<Float32Array> {
+  /** Positions in the cache now. */
+  get length(): number {
+    return this.pastLength;
+  }
+
+  /**
+   * Run the prompt in chunks of prefillChunk positions: inputs_embeds [1,L,D] → last-position
+   * logits [vocab]. With `prefix`, the cache starts as its tensors and inputs_embeds holds the
+   * positions after them.
+   */
+  async prefill(inputsEmbeds: Float32Array, length: number, prefix?: KvPrefix): Promise<Float32Array> {
     const cfg = this.options.textConfig;
     const dtype = cfg.kv_cache_dtype;
     await this.dispose();
     const empty = dtype === 'float16' ? new Uint16Array(0) : new Float32Array(0);
     for (let layer = 0; layer < cfg.num_hidden_layers; layer++) {
       for (const kind of ['key', 'value']) {
-        this.past[`past_key_values.${layer}.${kind}`] = new ort.Tensor(dtype, empty, [1, cfg.num_key_value_heads, 0, cfg.head_dim]);
+        const name = `past_key_values.${layer}.${kind}`;
+        const cached = prefix?.past[name];
+        if (prefix && (!cached || cached.type !== dtype || cached.dims[2] !== prefix.length)) throw new Error(`the cached prefix has no ${dtype} ${name} of ${prefix.length} positions`);
+        this.past[name] = cached ?? new ort.Tensor(dtype, empty, [1, cfg.num_key_value_heads, 0, cfg.head_dim]);
       }
     }
     this.rows = 1;
-    this.pastLength = 0;
+    this.pastLength = prefix?.length ?? 0;
+    this.fed = [];
     const hidden = cfg.hidden_size;
     const chunk = this.options.prefillChunk;
     let logits: Float32Array = new Float32Array(0);
@@ -188,6 +226,8 @@ class DecoderCache {
   /** One token per row, each continuing the cached row `parentRows[r]`. Returns logits [rows*vocab]. */
   async step(tokens: readonly number[], parentRows: readonly number[]): Promise<Float32Array> {
     await this.reorder(parentRows);
+    if (tokens.length === 1 && this.rows === 1) this.fed?.push(tokens[0]!);
+    else this.fed = undefined;
     const embeds = await this.options.embedStep(tokens);
     const logits = await this.run(embeds, 1);
     this.steps += 1;
@@ -234,6 +274,16 @@ class DecoderCache {
       last.set(data.subarray(((r + 1) * positions - 1) * vocab, (r + 1) * positions * vocab), r * vocab);
     }
     return last;
+  }
+
+  /**
+   * The cache as one sequence for reuse (CPU tensors only): all of it after single-row steps, with
+   * the ids those steps fed; after several rows (beam search) row 0's first `promptLength`
+   * positions, the prompt every row shares, and no ids.
+   */
+  sequence(promptLength: number): { past: KvTensors; fed: readonly number[] } {
+    if (this.fed && this.rows === 1) return { past: { ...this.past }, fed: [...this.fed] };
+    return { past: sliceKv(this.past, promptLength), fed: [] };
   }
 
   /**

@@ -54,15 +54,15 @@ test('effectiveAnswerOptions: the conversation’s value, else the Settings’, 
   assert.deepEqual(effectiveAnswerOptions({ ...INHERIT_ALL, top_p: 0.8 }, settings), { systemPrompt: 'From settings', greedy: false, temperature: 0.6, top_p: 0.8, max_new_tokens: null });
 });
 
-test('decodingRequest: greedy; sampling when a temperature or top_p is set; else the model’s decoding', () => {
+test('decodingRequest: chat defaults; greedy, else sampling at the temperature / top_p in effect or the model’s', () => {
   const send = { resample: false } as const;
   const base = effectiveAnswerOptions(INHERIT_ALL, SETTINGS);
-  assert.deepEqual(decodingRequest(base, send), { generation: { max_new_tokens: 512, do_sample: false, num_beams: 1 } });
-  assert.deepEqual(decodingRequest({ ...base, temperature: 0.7 }, send), { generation: { max_new_tokens: 512, do_sample: false, num_beams: 1 } }, 'greedy leaves temperature unused');
-  assert.deepEqual(decodingRequest({ ...base, greedy: false }, send), { generation: { max_new_tokens: 512 } }, "the model's decoding (OmniFusion: 3 beams)");
-  assert.deepEqual(decodingRequest({ ...base, greedy: false, temperature: 0.7 }, send), { generation: { max_new_tokens: 512, do_sample: true, num_beams: 1, temperature: 0.7 } });
-  assert.deepEqual(decodingRequest({ ...base, greedy: false, top_p: 0.5, max_new_tokens: null }, send), { generation: { do_sample: true, num_beams: 1, top_p: 0.5 } }, "no max_new_tokens: the model's");
-  assert.deepEqual(decodingRequest({ ...base, systemPrompt: 'Be brief.' }, send), { system: 'Be brief.', generation: { max_new_tokens: 512, do_sample: false, num_beams: 1 } });
+  assert.deepEqual(decodingRequest(base, send), { defaults: 'chat', generation: { max_new_tokens: 512, do_sample: false, num_beams: 1 } });
+  assert.deepEqual(decodingRequest({ ...base, temperature: 0.7 }, send), { defaults: 'chat', generation: { max_new_tokens: 512, do_sample: false, num_beams: 1 } }, 'greedy leaves temperature unused');
+  assert.deepEqual(decodingRequest({ ...base, greedy: false }, send), { defaults: 'chat', generation: { max_new_tokens: 512, do_sample: true, num_beams: 1 } }, "sampling at the model's temperature and top_p");
+  assert.deepEqual(decodingRequest({ ...base, greedy: false, temperature: 0.7 }, send), { defaults: 'chat', generation: { max_new_tokens: 512, do_sample: true, num_beams: 1, temperature: 0.7 } });
+  assert.deepEqual(decodingRequest({ ...base, greedy: false, top_p: 0.5, max_new_tokens: null }, send), { defaults: 'chat', generation: { do_sample: true, num_beams: 1, top_p: 0.5 } }, "no max_new_tokens: the model's");
+  assert.deepEqual(decodingRequest({ ...base, systemPrompt: 'Be brief.' }, send), { system: 'Be brief.', defaults: 'chat', generation: { max_new_tokens: 512, do_sample: false, num_beams: 1 } });
   assert.deepEqual(decodingRequest({ ...base, systemPrompt: '' }, send).system, '', "'' is sent: no system text");
   assert.equal('system' in decodingRequest(base, send), false, "null: the model's own system text");
 });
@@ -70,7 +70,7 @@ test('decodingRequest: greedy; sampling when a temperature or top_p is set; else
 test('decodingRequest: regenerate always samples with its seed, at the temperature / top_p in effect, else 0.8 / 0.9', () => {
   const base = effectiveAnswerOptions(INHERIT_ALL, SETTINGS);
   const regen = { resample: true, seed: 1234 } as const;
-  assert.deepEqual(decodingRequest(base, regen), { generation: { max_new_tokens: 512, do_sample: true, num_beams: 1, temperature: 0.8, top_p: 0.9, seed: 1234 } });
+  assert.deepEqual(decodingRequest(base, regen), { defaults: 'chat', generation: { max_new_tokens: 512, do_sample: true, num_beams: 1, temperature: 0.8, top_p: 0.9, seed: 1234 } });
   assert.deepEqual(decodingRequest({ ...base, temperature: 1.4 }, regen).generation, { max_new_tokens: 512, do_sample: true, num_beams: 1, temperature: 1.4, top_p: 0.9, seed: 1234 }, 'even while greedy');
-  assert.deepEqual(decodingRequest({ ...base, greedy: false, top_p: 0.3, systemPrompt: 'S' }, regen), { system: 'S', generation: { max_new_tokens: 512, do_sample: true, num_beams: 1, temperature: 0.8, top_p: 0.3, seed: 1234 } });
+  assert.deepEqual(decodingRequest({ ...base, greedy: false, top_p: 0.3, systemPrompt: 'S' }, regen), { system: 'S', defaults: 'chat', generation: { max_new_tokens: 512, do_sample: true, num_beams: 1, temperature: 0.8, top_p: 0.3, seed: 1234 } });
 });

@@ -152,11 +152,12 @@ test("each answer's request carries the conversation's options, else the setting
     assert.ok(Number.isInteger(seed));
     assert.equal(engine.requests.at(-1)!.system, '');
 
-    // Settings back to the model's: nothing set anywhere sends the model's decoding and length.
+    // Settings back to the model's: nothing set anywhere samples at the model's temperature and top_p, over chat defaults and length.
     await service.call('settings.set', { systemPrompt: null, temperature: null, maxNewTokens: null });
     ({ request } = await ask(service, engine, b.id));
     assert.equal('system' in request, false);
-    assert.deepEqual(request.generation, {}, "greedy off, nothing set: the package's own decoding (OmniFusion: 3 beams) and length");
+    assert.deepEqual(request.generation, { do_sample: true, num_beams: 1 }, "greedy off, nothing set: sampling at the model's temperature and top_p, the chat default length");
+    assert.equal(request.defaults, 'chat', "never the package's reference settings (OmniFusion: 3 beams, bans)");
   });
 });
 

@@ -22,6 +22,7 @@ function remoteLikeEngine() {
     token_ids: answer ? [7, 8] : [],
     finish_reason: finish,
     prompt_length: 11,
+    reused_prompt_tokens: 0,
     execution_provider: 'remote',
     kv_cache: 'cpu',
     timings: { image_ms: 0, prefill_ms: 3, ttft_ms: 4, decode_tokens_per_s: 0, total_ms: 9 },
@@ -106,7 +107,7 @@ test('options.engine: the service loads, answers, stops and closes through the I
     assert.equal(answer.content, 'hello world');
     assert.deepEqual(tokens, ['hello', ' world']);
     assert.deepEqual(answer.timings, { timeToFirstTokenMs: 4, totalMs: 9, promptTokens: 11, completionTokens: 2 });
-    assert.deepEqual(fake.requests[0], { images: [], question: 'hi', history: [], generation: { max_new_tokens: 512, do_sample: false, num_beams: 1 } });
+    assert.deepEqual(fake.requests[0], { images: [], question: 'hi', history: [], defaults: 'chat', generation: { max_new_tokens: 512, do_sample: false, num_beams: 1 } });
 
     const waiting = await service.call('generation.send', { conversationId: c.id, text: 'wait', attachments: [], parentId: answer.id });
     assert.deepEqual(fake.requests[1]!.history, [{ question: 'hi', answer: 'hello world' }]);

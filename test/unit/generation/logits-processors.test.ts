@@ -218,14 +218,14 @@ test('the warper applies top_k before top_p', () => {
 
 test('buildLogitsProcessor combines the enabled processors and is a no-op by default', () => {
   const untouched = row(1, -1, 2, 0);
-  buildLogitsProcessor({ repetition_penalty: 1, no_repeat_ngram_size: 0, bad_words_ids: [], eos_token_id: 3 })(
+  buildLogitsProcessor({ repetition_penalty: 1, no_repeat_ngram_size: 0, bad_words_ids: [], eos_token_id: 3, forced_eos_token_id: undefined, max_new_tokens: 10 })(
     [0, 1, 0],
     untouched,
   );
   assert.deepEqual([...untouched], [1, -1, 2, 0]);
 
   const logits = row(1, -1, 2, 0, 4);
-  buildLogitsProcessor({ repetition_penalty: 2, no_repeat_ngram_size: 2, bad_words_ids: [[4], [3]], eos_token_id: 3 })(
+  buildLogitsProcessor({ repetition_penalty: 2, no_repeat_ngram_size: 2, bad_words_ids: [[4], [3]], eos_token_id: 3, forced_eos_token_id: undefined, max_new_tokens: 10 })(
     [0, 1, 0],
     logits,
   );
