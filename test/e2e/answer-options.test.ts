@@ -1,7 +1,7 @@
 /**
  * Answer options in headless Chromium against `omnifusion serve` with the tiny OmniFusion: the
  * settings dialog's Answers section shows the loaded model's defaults (its system text as the
- * placeholder, 3 beams, 50 tokens) and disables temperature and top-p while greedy; a
+ * placeholder, greedy, 1024 tokens: the chat defaults) and disables temperature and top-p while greedy; a
  * conversation's settings dialog, opened from its menu with the keyboard, sets a system prompt,
  * greedy off and a temperature (a temperature out of range is refused next to its field, nothing
  * saved); the stored options come back from the serve API, the next answer's prompt is exactly
@@ -60,8 +60,8 @@ describe('answer options: Settings defaults and a conversation of its own, in Ch
     await page.waitForFunction(() => !document.querySelector<HTMLTextAreaElement>('[data-testid=settings-system]')?.disabled);
     assert.equal(await byTestId('settings-system').getAttribute('placeholder'), 'This is a dialog with AI assistant.', "the manifest's prompt.system");
     assert.equal(await byTestId('settings-system').inputValue(), '');
-    assert.match(await byTestId('settings-greedy-note').innerText(), /Model default: beam search, 3 beams/);
-    assert.match(await byTestId('settings-max-tokens-note').innerText(), /Model default: 50/);
+    assert.match(await byTestId('settings-greedy-note').innerText(), /Model default: greedy/);
+    assert.match(await byTestId('settings-max-tokens-note').innerText(), /Model default: 1024/);
     assert.match(await byTestId('settings-temperature-note').innerText(), /Model default: 1/);
     assert.equal(await byTestId('settings-max-tokens').inputValue(), '3');
     assert.equal(await byTestId('settings-greedy').isChecked(), true);
@@ -94,7 +94,7 @@ describe('answer options: Settings defaults and a conversation of its own, in Ch
     assert.equal(await byTestId('conv-system').inputValue(), '');
     assert.equal(await byTestId('conv-system').getAttribute('placeholder'), 'This is a dialog with AI assistant.');
     assert.equal(await byTestId('conv-greedy').inputValue(), 'inherit');
-    assert.match(await byTestId('conv-max-tokens-note').innerText(), /inherit from Settings \(3\)\. Model default: 50/);
+    assert.match(await byTestId('conv-max-tokens-note').innerText(), /inherit from Settings \(3\)\. Model default: 1024/);
     assert.equal(await byTestId('conv-temperature').isDisabled(), true, 'greedy, as inherited from Settings');
 
     await byTestId('conv-system').fill(PIRATE);
